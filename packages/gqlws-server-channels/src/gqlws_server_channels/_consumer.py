@@ -1,0 +1,693 @@
+"""`GraphqlWsConsumer`: a Channels consumer driving `ServerConnection`."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import itertools
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, ClassVar
+
+from channels.consumer import get_handler_name
+from channels.exceptions import StopConsumer
+from channels.generic.websocket import AsyncWebsocketConsumer
+from gqlws_protocol import (
+    DEFAULT_PREFERENCE,
+    CloseFrame,
+    Complete,
+    ConnectionAck,
+    ConnectionInit,
+    ConnectionRejected,
+    Error,
+    Next,
+    RemoteProtocolError,
+    ServerConfig,
+    ServerConnection,
+    Subprotocol,
+    Subscribe,
+    negotiate,
+)
+from graphql import (
+    ASTValidationRule,
+    DocumentNode,
+    ExecutionResult,
+    GraphQLSchema,
+    MiddlewareManager,
+    OperationType,
+    execute,
+    get_operation_ast,
+)
+from graphql.execution import create_source_event_stream
+
+from ._context import DictAsObject
+from ._execution import (
+    call_user,
+    document_cache,
+    format_error,
+    format_result,
+    is_request_error,
+    make_offload_middleware,
+    new_executor,
+    validation_rules,
+)
+from ._serializer import Serializer
+from ._subscription import (
+    Notification,
+    NotificationStream,
+    Subscription,
+    group_name,
+    register_loop,
+    register_prefix,
+)
+
+__all__ = ["GraphqlWsConsumer"]
+
+log = logging.getLogger(__name__)
+
+_connection_ids = itertools.count(1)
+_executors: dict[type, ThreadPoolExecutor] = {}
+_middleware_managers: dict[tuple[type, int], tuple[MiddlewareManager, MiddlewareManager]] = {}
+
+
+class _Subscription:
+    """One live subscription of a connection."""
+
+    __slots__ = ("groups", "op_id", "stream", "unsubscribed")
+
+    def __init__(
+        self,
+        op_id: str,
+        stream: NotificationStream,
+        groups: list[str],
+        unsubscribed: Callable[[], Any] | None,
+    ) -> None:
+        self.op_id = op_id
+        self.stream = stream
+        self.groups = groups
+        self.unsubscribed = unsubscribed
+
+
+class GraphqlWsConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
+    """GraphQL over WebSocket for Django Channels, both subprotocols.
+
+    Subclass it, set `schema` and any setting below as class attributes (or
+    pass them to `as_asgi()`), and route it: `MyConsumer.as_asgi()`.
+
+    Attributes:
+        schema: the `graphene.Schema` (or graphql-core `GraphQLSchema`) to
+            serve. Required.
+        subprotocols: the subprotocols to accept, preferred first. Default
+            `graphql-transport-ws`, then the legacy `graphql-ws`.
+        send_ping_every: seconds between server pings (`ping` on
+            graphql-transport-ws, `ka` on graphql-ws, where one also follows
+            the ack at once). None (default) disables.
+        send_keepalive_every: the older name of `send_ping_every`.
+        pong_timeout: seconds a client has to answer a server ping before
+            the server closes with 1001 (graphql-transport-ws). None
+            (default) disables.
+        connection_init_wait_timeout: seconds a client has to send
+            `connection_init` before the server closes with 4408. Default
+            10; 0 or None disables.
+        strict_ordering: process each client message (and each broadcast)
+            to the end before the next one. Default False: operations run
+            concurrently.
+        confirm_subscriptions: send `subscription_confirmation_message` as a
+            result once a subscription is live (its groups joined). Default
+            False.
+        subscription_confirmation_message: the confirmation, a dict with
+            `data` and `errors` (exceptions, formatted like other errors).
+            Default `{"data": None, "errors": None}`.
+        subscription_notification_queue_limit: notifications waiting per
+            subscription before the oldest is dropped. Default 1024.
+        warn_operation_timeout: log a warning when a query or mutation took
+            at least this many seconds. Default 1; None disables.
+        max_worker_threads: the worker threads running sync resolvers and
+            hooks, shared by the connections of a consumer class. Default
+            None: min(32, CPUs + 4).
+        middleware: graphql-core middleware (a list or a
+            `MiddlewareManager`), applied to every execution but the one of
+            an operation named `IntrospectionQuery`.
+        group_name_prefix: prefix of the Channels groups. Default "GQLWS".
+        max_operations: operations active at once on one connection; the
+            next gets an `error` message. Default 100; None: unlimited.
+        validation_rules: extra graphql-core validation rules. Default ().
+        max_query_depth: refuse operations nested deeper. Default None.
+        allow_introspection: False refuses `__schema` / `__type`. Default
+            True.
+        mask_errors: replace the message of unexpected exceptions with
+            "Internal server error" (they are logged). Default False.
+    """
+
+    schema: ClassVar[Any] = None
+    subprotocols: ClassVar[Sequence[Subprotocol | str]] = DEFAULT_PREFERENCE
+    send_ping_every: ClassVar[float | None] = None
+    send_keepalive_every: ClassVar[float | None] = None
+    pong_timeout: ClassVar[float | None] = None
+    connection_init_wait_timeout: ClassVar[float | None] = 10.0
+    strict_ordering: ClassVar[bool] = False
+    confirm_subscriptions: ClassVar[bool] = False
+    subscription_confirmation_message: ClassVar[Mapping[str, Any]] = {"data": None, "errors": None}
+    subscription_notification_queue_limit: ClassVar[int] = 1024
+    warn_operation_timeout: ClassVar[float | None] = 1.0
+    max_worker_threads: ClassVar[int | None] = None
+    middleware: ClassVar[Any] = None
+    group_name_prefix: ClassVar[str] = "GQLWS"
+    max_operations: ClassVar[int | None] = 100
+    validation_rules: ClassVar[Sequence[type[ASTValidationRule]]] = ()
+    max_query_depth: ClassVar[int | None] = None
+    allow_introspection: ClassVar[bool] = True
+    mask_errors: ClassVar[bool] = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        register_prefix(cls.group_name_prefix)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # `as_asgi(**settings)` overrides class settings for this route.
+        for name, value in kwargs.items():
+            if name.startswith("_") or not hasattr(type(self), name):
+                raise TypeError(f"{type(self).__name__} has no setting {name!r}")
+            setattr(self, name, value)
+        super().__init__()
+        if self.schema is None:
+            raise TypeError(f"{type(self).__name__}.schema is not set")
+        self._conn: ServerConnection | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._name = f"gqlws#{next(_connection_ids)}"
+        self._send_lock = asyncio.Lock()
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at: float | None = None
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._background: set[asyncio.Task[Any]] = set()
+        self._subscriptions: dict[str, _Subscription] = {}
+        self._groups: dict[str, set[_Subscription]] = {}
+        self._joining: dict[str, asyncio.Task[None]] = {}
+
+    # Hooks.
+
+    async def on_connect(self, payload: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
+        """Called with the `connection_init` payload; may be sync or async.
+
+        Raise (or return False) to refuse the connection: close 4403 on
+        graphql-transport-ws, `connection_error` then close on graphql-ws.
+        A dict returned becomes the `connection_ack` payload.
+        """
+        return None
+
+    async def on_operation(self, op_id: str, payload: Mapping[str, Any]) -> None:
+        """Called before each operation with its id and payload (`query`,
+        `variables`, `operationName`, `extensions`); may be sync or async.
+        Raising refuses the operation with an `error` message."""
+
+    async def on_disconnect(self, code: int) -> None:
+        """Called once the socket closed, after every operation ended; may
+        be sync or async."""
+
+    # Settings, derived once per connection.
+
+    def _server_config(self) -> ServerConfig:
+        ping = (
+            self.send_ping_every if self.send_ping_every is not None else self.send_keepalive_every
+        )
+        message = self.subscription_confirmation_message or {}
+        confirmation: dict[str, Any] = {"data": message.get("data")}
+        errors = message.get("errors")
+        if errors:
+            confirmation["errors"] = [format_error(e, mask=self.mask_errors) for e in errors]
+        return ServerConfig(
+            init_timeout=self.connection_init_wait_timeout or None,
+            ping_interval=ping or None,
+            pong_timeout=self.pong_timeout,
+            confirm_subscriptions=bool(self.confirm_subscriptions),
+            confirmation_payload=confirmation,
+            max_operations=self.max_operations,
+        )
+
+    def _gqlws_executor(self) -> ThreadPoolExecutor:
+        cls = type(self)
+        executor = _executors.get(cls)
+        if executor is None:
+            executor = _executors[cls] = new_executor(self.max_worker_threads)
+        return executor
+
+    def _middleware_managers(self) -> tuple[MiddlewareManager, MiddlewareManager]:
+        """(with the user middleware, offloading only), cached per class."""
+        key = (type(self), id(self.middleware))
+        managers = _middleware_managers.get(key)
+        if managers is None:
+            offload = make_offload_middleware(self._gqlws_executor)
+            user = self.middleware
+            if isinstance(user, MiddlewareManager):
+                user = user.middlewares
+            # The first middleware sits closest to the resolver.
+            managers = (MiddlewareManager(offload, *(user or ())), MiddlewareManager(offload))
+            _middleware_managers[key] = managers
+        return managers
+
+    # Channels plumbing.
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        # Channels' own dispatch first runs `close_old_connections` in a
+        # worker thread for every message; here database hygiene happens
+        # around the code that runs in worker threads, where the ORM is.
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"no handler for message type {message['type']!r}")
+        await handler(message)
+
+    async def websocket_connect(self, message: dict[str, Any]) -> None:
+        subprotocol = negotiate(self.scope.get("subprotocols") or (), self.subprotocols)
+        if subprotocol is None:
+            log.info(
+                "%s: refused, no supported subprotocol in %s",
+                self._name,
+                self.scope.get("subprotocols"),
+            )
+            await self.close()
+            return
+        loop = self._loop = asyncio.get_running_loop()
+        register_loop(loop)
+        register_prefix(self.group_name_prefix)
+        schema = self.schema
+        self._graphql_schema: GraphQLSchema = getattr(schema, "graphql_schema", schema)
+        self._rules = validation_rules(
+            self.validation_rules,
+            max_query_depth=self.max_query_depth,
+            allow_introspection=self.allow_introspection,
+        )
+        self._middleware, self._offload_only = self._middleware_managers()
+        self._conn = ServerConnection(subprotocol, self._server_config(), now=loop.time())
+        await self.accept(subprotocol.value)
+        log.debug("%s: open, %s", self._name, subprotocol.value)
+        self._arm_timer()
+
+    async def websocket_receive(self, message: dict[str, Any]) -> None:
+        conn = self._conn
+        if conn is None:
+            return
+        assert self._loop is not None
+        now = self._loop.time()
+        text = message.get("text")
+        try:
+            if text is not None:
+                events = conn.receive_text(text, now)
+            else:
+                events = conn.receive_bytes(message.get("bytes") or b"", now)
+        except RemoteProtocolError as exc:
+            log.info("%s: closing %d, %s", self._name, exc.code, exc)
+            events = []
+        for event in events:
+            kind = type(event)
+            if kind is Subscribe:
+                assert isinstance(event, Subscribe)
+                if self.strict_ordering:
+                    await self._run_strict(event)
+                else:
+                    self._tasks[event.id] = self._loop.create_task(self._run(event))
+            elif kind is Complete:
+                assert isinstance(event, Complete)
+                task = self._tasks.pop(event.id, None)
+                if task is not None:
+                    task.cancel()
+            elif kind is ConnectionInit:
+                assert isinstance(event, ConnectionInit)
+                self._spawn(self._init(event))
+        await self._flush()
+
+    async def websocket_disconnect(self, message: dict[str, Any]) -> None:
+        code = message.get("code", 1006)
+        log.debug("%s: closed %s", self._name, code)
+        if self._conn is not None:
+            self._conn.receive_close(code)
+        if self._timer is not None:
+            self._timer.cancel()
+        tasks = [*self._tasks.values(), *self._background]
+        self._tasks.clear()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for record in list(self._subscriptions.values()):
+            await self._end_subscription(record)
+        try:
+            await call_user(self._gqlws_executor(), self.on_disconnect, code)
+        except Exception:
+            log.exception("%s: on_disconnect failed", self._name)
+        raise StopConsumer()
+
+    async def gqlws_broadcast(self, message: dict[str, Any]) -> None:
+        """Channel-layer handler: a `Subscription.broadcast()` arrived."""
+        members = self._groups.get(message["group"])
+        if not members:
+            return
+        try:
+            # Decoded once per connection, whatever the subscriptions.
+            payload = Serializer.deserialize(message["payload"])
+        except Exception:
+            log.exception("%s: dropped a broadcast whose payload cannot be decoded", self._name)
+            return
+        for record in members:
+            record.stream.push(payload)
+
+    async def gqlws_unsubscribe(self, message: dict[str, Any]) -> None:
+        """Channel-layer handler: a `Subscription.unsubscribe()` arrived."""
+        for record in list(self._groups.get(message["group"], ())):
+            record.stream.close()
+
+    # Sending.
+
+    async def _flush(self) -> None:
+        conn = self._conn
+        assert conn is not None
+        async with self._send_lock:
+            for frame in conn.data_to_send():
+                try:
+                    if type(frame) is str:
+                        await self.base_send({"type": "websocket.send", "text": frame})
+                    else:
+                        assert isinstance(frame, CloseFrame)
+                        await self.base_send(
+                            {"type": "websocket.close", "code": frame.code, "reason": frame.reason}
+                        )
+                except Exception as exc:
+                    # The socket went away under us; the disconnect follows.
+                    log.debug("%s: send failed: %r", self._name, exc)
+                    conn.receive_close(None)
+                    break
+        self._arm_timer()
+
+    def _arm_timer(self) -> None:
+        conn = self._conn
+        assert conn is not None and self._loop is not None
+        deadline = conn.next_deadline()
+        if deadline == self._timer_at:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer_at = deadline
+        self._timer = None if deadline is None else self._loop.call_at(deadline, self._on_timer)
+
+    def _on_timer(self) -> None:
+        assert self._conn is not None and self._loop is not None
+        self._timer = self._timer_at = None
+        for event in self._conn.handle_timeout(self._loop.time()):
+            log.info("%s: closing: %s", self._name, getattr(event, "reason", event))
+        self._spawn(self._flush())
+
+    def _spawn(self, coro: Any) -> None:
+        assert self._loop is not None
+        task = self._loop.create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background_done)
+
+    def _background_done(self, task: asyncio.Task[Any]) -> None:
+        self._background.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("%s: internal error", self._name, exc_info=task.exception())
+
+    # Connection initialisation.
+
+    async def _init(self, event: ConnectionInit) -> None:
+        conn = self._conn
+        assert conn is not None
+        try:
+            result = await call_user(self._gqlws_executor(), self.on_connect, event.payload)
+            if result is False:
+                raise PermissionError("connection refused")
+        except Exception as exc:
+            log.info("%s: connection refused: %r", self._name, exc)
+            formatted = format_error(exc, mask=self.mask_errors)
+            conn.send(ConnectionRejected(payload=formatted, reason=formatted["message"]))
+        else:
+            ack = result if isinstance(result, Mapping) else None
+            conn.send(ConnectionAck(payload=ack))
+        await self._flush()
+
+    # Operations.
+
+    async def _run(self, event: Subscribe) -> None:
+        task = asyncio.current_task()
+        try:
+            prepared = await self._prepare(event)
+            if prepared is not None:
+                await self._consume(event, *prepared)
+        finally:
+            if self._tasks.get(event.id) is task:
+                del self._tasks[event.id]
+
+    async def _run_strict(self, event: Subscribe) -> None:
+        # Set-up in line (the next message waits), the stream in a task.
+        prepared = await self._prepare(event)
+        if prepared is not None:
+            assert self._loop is not None
+            self._tasks[event.id] = self._loop.create_task(self._run_stream(event, prepared))
+
+    async def _run_stream(
+        self, event: Subscribe, prepared: tuple[Any, DocumentNode, DictAsObject]
+    ) -> None:
+        task = asyncio.current_task()
+        try:
+            await self._consume(event, *prepared)
+        finally:
+            if self._tasks.get(event.id) is task:
+                del self._tasks[event.id]
+
+    def _context(self, event: Subscribe) -> DictAsObject:
+        scope = self.scope
+        data: dict[str, object] = {
+            "channels_scope": scope,
+            "channel_name": self.channel_name,
+            "operation_name": event.operation_name,
+            "operation_id": event.id,
+            # The names the library we replace used.
+            "graphql_operation_name": event.operation_name,
+            "graphql_operation_id": event.id,
+        }
+        if "user" in scope:
+            data["user"] = scope["user"]
+        context = DictAsObject(data)
+        context._gqlws_consumer = self
+        context._gqlws_op_id = event.id
+        return context
+
+    async def _prepare(self, event: Subscribe) -> tuple[Any, DocumentNode, DictAsObject] | None:
+        """Run a query or mutation to the end, or set up a subscription.
+
+        Returns the source stream of a subscription (with its document and
+        context), None when the operation is over.
+        """
+        conn = self._conn
+        assert conn is not None and self._loop is not None
+        op_id = event.id
+        started = self._loop.time()
+        try:
+            if type(self).on_operation is not GraphqlWsConsumer.on_operation:
+                payload = {
+                    "query": event.query,
+                    "variables": event.variables,
+                    "operationName": event.operation_name,
+                    "extensions": event.extensions,
+                }
+                await call_user(self._gqlws_executor(), self.on_operation, op_id, payload)
+            document = document_cache.get(self._graphql_schema, self._rules, event.query)
+            if isinstance(document, list):
+                conn.send(
+                    Error(
+                        id=op_id, errors=[format_error(e, mask=self.mask_errors) for e in document]
+                    )
+                )
+                return None
+            context = self._context(event)
+            operation = get_operation_ast(document, event.operation_name)
+            variables = dict(event.variables) if event.variables is not None else None
+            if operation is not None and operation.operation is OperationType.SUBSCRIPTION:
+                stream = await create_source_event_stream(
+                    self._graphql_schema, document, None, context, variables, event.operation_name
+                )
+                if isinstance(stream, ExecutionResult):
+                    await self._end_subscription(self._subscriptions.get(op_id), call_hook=False)
+                    conn.send(Error(id=op_id, errors=self._errors(stream)))
+                    return None
+                conn.subscription_active(op_id)
+                return stream, document, context
+            middleware = (
+                self._offload_only
+                if event.operation_name == "IntrospectionQuery"
+                else self._middleware
+            )
+            result = execute(
+                self._graphql_schema,
+                document,
+                None,
+                context,
+                variables,
+                event.operation_name,
+                middleware=middleware,
+            )
+            if inspect.isawaitable(result):
+                result = await result
+            assert isinstance(result, ExecutionResult)
+            if is_request_error(result):
+                conn.send(Error(id=op_id, errors=self._errors(result)))
+            else:
+                self._log_errors(op_id, result)
+                conn.send(Next(id=op_id, payload=format_result(result, mask=self.mask_errors)))
+                conn.send(Complete(id=op_id))
+            elapsed = self._loop.time() - started
+            if self.warn_operation_timeout is not None and elapsed >= self.warn_operation_timeout:
+                log.warning(
+                    "%s: operation %r (%s) took %.3f s",
+                    self._name,
+                    op_id,
+                    event.operation_name or "anonymous",
+                    elapsed,
+                )
+            return None
+        except asyncio.CancelledError:
+            await self._end_subscription(self._subscriptions.get(op_id))
+            raise
+        except Exception as exc:
+            log.warning("%s: operation %r failed", self._name, op_id, exc_info=True)
+            await self._end_subscription(self._subscriptions.get(op_id), call_hook=False)
+            conn.send(Error(id=op_id, errors=[format_error(exc, mask=self.mask_errors)]))
+            return None
+        finally:
+            await self._flush()
+
+    def _errors(self, result: ExecutionResult) -> list[dict[str, Any]]:
+        return [format_error(e, mask=self.mask_errors) for e in result.errors or ()]
+
+    def _log_errors(self, op_id: str, result: ExecutionResult) -> None:
+        for error in result.errors or ():
+            log.warning(
+                "%s: operation %r: %s",
+                self._name,
+                op_id,
+                error.message,
+                exc_info=error.original_error,
+            )
+
+    async def _consume(
+        self, event: Subscribe, stream: Any, document: DocumentNode, context: DictAsObject
+    ) -> None:
+        """Execute the operation for every item of the subscription's stream."""
+        conn = self._conn
+        assert conn is not None
+        op_id = event.id
+        record = self._subscriptions.get(op_id)
+        variables = dict(event.variables) if event.variables is not None else None
+        failed = None
+        try:
+            async for item in stream:
+                result = execute(
+                    self._graphql_schema,
+                    document,
+                    item,
+                    context,
+                    variables,
+                    event.operation_name,
+                    middleware=self._middleware,
+                )
+                if inspect.isawaitable(result):
+                    result = await result
+                assert isinstance(result, ExecutionResult)
+                if type(item) is Notification and item.skip:
+                    continue
+                self._log_errors(op_id, result)
+                conn.send(Next(id=op_id, payload=format_result(result, mask=self.mask_errors)))
+                await self._flush()
+        except asyncio.CancelledError:
+            await self._end_subscription(record)
+            raise
+        except Exception as exc:
+            # The source stream itself failed: an `error` for the operation.
+            log.warning("%s: subscription %r failed", self._name, op_id, exc_info=True)
+            failed = exc
+        await self._end_subscription(record)
+        if failed is not None:
+            conn.send(Error(id=op_id, errors=[format_error(failed, mask=self.mask_errors)]))
+        else:
+            conn.send(Complete(id=op_id))
+        await self._flush()
+
+    # Subscriptions and groups.
+
+    async def _gqlws_register(
+        self,
+        op_id: str,
+        subscription: type[Subscription],
+        groups: list[str | None],
+        unsubscribed: Callable[[], Any] | None,
+    ) -> NotificationStream:
+        """Called by `Subscription` when a client subscribes: join the groups
+        and give the stream the notifications will arrive on."""
+        limit = subscription.notification_queue_limit
+        if not limit or limit <= 0:
+            limit = self.subscription_notification_queue_limit
+        stream = NotificationStream(limit, f"{self._name}: subscription {op_id!r}")
+        path = subscription._cls_path()
+        names = list(dict.fromkeys(group_name(self.group_name_prefix, path, g) for g in groups))
+        record = _Subscription(op_id, stream, names, unsubscribed)
+        self._subscriptions[op_id] = record
+        await self._join(record)
+        return stream
+
+    async def _join(self, record: _Subscription) -> None:
+        layer = self.channel_layer
+        if layer is None:
+            raise RuntimeError("no channel layer: configure CHANNEL_LAYERS to serve subscriptions")
+        assert self._loop is not None
+        for name in record.groups:
+            members = self._groups.get(name)
+            if members is None:
+                members = self._groups[name] = set()
+                joining: asyncio.Task[None] | None = self._loop.create_task(
+                    layer.group_add(name, self.channel_name)
+                )
+                assert joining is not None
+                self._joining[name] = joining
+            else:
+                joining = self._joining.get(name)
+            members.add(record)
+            if joining is None:
+                continue
+            try:
+                # Shielded: a cancelled subscriber must not cancel the join
+                # its siblings wait for.
+                await asyncio.shield(joining)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if self._groups.get(name) is members:
+                    del self._groups[name]
+                raise RuntimeError(f"could not join channel group {name!r}: {exc}") from exc
+            finally:
+                if joining.done() and self._joining.get(name) is joining:
+                    del self._joining[name]
+
+    async def _end_subscription(
+        self, record: _Subscription | None, *, call_hook: bool = True
+    ) -> None:
+        """Leave the groups and run `unsubscribed`, once per subscription."""
+        if record is None or self._subscriptions.get(record.op_id) is not record:
+            return
+        del self._subscriptions[record.op_id]
+        record.stream.close()
+        layer = self.channel_layer
+        for name in record.groups:
+            members = self._groups.get(name)
+            if members is None:
+                continue
+            members.discard(record)
+            if not members:
+                del self._groups[name]
+                try:
+                    await layer.group_discard(name, self.channel_name)
+                except Exception:
+                    log.warning("%s: could not leave group %r", self._name, name, exc_info=True)
+        if call_hook and record.unsubscribed is not None:
+            try:
+                await call_user(self._gqlws_executor(), record.unsubscribed)
+            except Exception:
+                log.exception("%s: unsubscribed() of %r failed", self._name, record.op_id)

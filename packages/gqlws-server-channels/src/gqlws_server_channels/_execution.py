@@ -1,0 +1,317 @@
+"""GraphQL execution helpers: the document cache, validation rules, error
+formatting, and running sync user code off the event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import functools
+import inspect
+import logging
+import os
+from collections import OrderedDict
+from collections.abc import Callable, Collection
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from graphql import (
+    ASTValidationRule,
+    DocumentNode,
+    ExecutionResult,
+    FieldNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    GraphQLSchema,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    ValidationContext,
+    default_field_resolver,
+    parse,
+    specified_rules,
+    validate,
+)
+from graphql.validation import NoSchemaIntrospectionCustomRule
+
+__all__ = [
+    "DocumentCache",
+    "format_error",
+    "format_result",
+    "max_depth_rule",
+    "run_inline",
+]
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# Document cache.
+
+_Rules = tuple[type[ASTValidationRule], ...]
+
+
+class DocumentCache:
+    """Parsed and validated documents, shared by every connection.
+
+    Keyed by (schema, rules, document text), bounded, least recently used
+    out first. It holds schemas, rule classes and documents only: nothing of
+    a connection stays alive through it.
+
+    Args:
+        maxsize: how many documents to keep.
+    """
+
+    def __init__(self, maxsize: int = 1000) -> None:
+        self.maxsize = maxsize
+        self._entries: OrderedDict[
+            tuple[GraphQLSchema, _Rules, str], DocumentNode | list[GraphQLError]
+        ] = OrderedDict()
+
+    def get(
+        self, schema: GraphQLSchema, rules: _Rules, query: str
+    ) -> DocumentNode | list[GraphQLError]:
+        """The document for `query`, or the errors that refuse it."""
+        key = (schema, rules, query)
+        entries = self._entries
+        found = entries.get(key)
+        if found is not None:
+            entries.move_to_end(key)
+            return found
+        try:
+            document = parse(query)
+        except GraphQLError as error:
+            result: DocumentNode | list[GraphQLError] = [error]
+        else:
+            errors = validate(schema, document, rules)
+            result = errors if errors else document
+        entries[key] = result
+        if len(entries) > self.maxsize:
+            entries.popitem(last=False)
+        return result
+
+
+#: The cache every consumer shares (one process, one cache).
+document_cache = DocumentCache()
+
+
+def validation_rules(
+    extra: Collection[type[ASTValidationRule]],
+    *,
+    max_query_depth: int | None,
+    allow_introspection: bool,
+) -> _Rules:
+    """The full rule tuple for a consumer's settings (stable, hashable)."""
+    rules: list[type[ASTValidationRule]] = list(specified_rules)
+    rules.extend(extra)
+    if max_query_depth is not None:
+        rules.append(max_depth_rule(max_query_depth))
+    if not allow_introspection:
+        rules.append(NoSchemaIntrospectionCustomRule)
+    return tuple(rules)
+
+
+@functools.cache
+def max_depth_rule(max_depth: int) -> type[ASTValidationRule]:
+    """A validation rule refusing operations nested deeper than `max_depth`.
+
+    Depth counts nested selection sets through fragments; introspection
+    fields (`__schema`, `__type`) are not counted, so tools keep working.
+    The class is cached per depth, so the rule tuple stays a stable key.
+    """
+    if isinstance(max_depth, bool) or not isinstance(max_depth, int) or max_depth < 1:
+        raise ValueError(f"max_query_depth must be a positive int, got {max_depth!r}")
+
+    class MaxDepthRule(ASTValidationRule):
+        def enter_operation_definition(self, node: OperationDefinitionNode, *_: object) -> None:
+            context = self.context
+            assert isinstance(context, ValidationContext)
+            depth = _depth(node.selection_set, context, set())
+            if depth > max_depth:
+                name = f"'{node.name.value}'" if node.name else "anonymous operation"
+                self.report_error(
+                    GraphQLError(
+                        f"{name} is {depth} levels deep, more than the {max_depth} allowed",
+                        node,
+                    )
+                )
+
+    MaxDepthRule.__name__ = MaxDepthRule.__qualname__ = f"MaxDepthRule{max_depth}"
+    return MaxDepthRule
+
+
+def _depth(
+    selection_set: SelectionSetNode | None, context: ValidationContext, seen: set[str]
+) -> int:
+    if selection_set is None:
+        return 0
+    deepest = 0
+    for selection in selection_set.selections:
+        if isinstance(selection, FieldNode):
+            if selection.name.value.startswith("__"):
+                continue
+            depth = 1 + _depth(selection.selection_set, context, seen)
+        elif isinstance(selection, InlineFragmentNode):
+            depth = _depth(selection.selection_set, context, seen)
+        elif isinstance(selection, FragmentSpreadNode):
+            name = selection.name.value
+            fragment = context.get_fragment(name)
+            if fragment is None or name in seen:
+                # Unknown or cyclic spreads are other rules' business.
+                continue
+            depth = _depth(fragment.selection_set, context, seen | {name})
+        else:  # pragma: no cover - the AST has no other selection kind
+            continue
+        deepest = max(deepest, depth)
+    return deepest
+
+
+# Errors.
+
+INTERNAL_ERROR_MESSAGE = "Internal server error"
+
+
+def format_error(error: BaseException, *, mask: bool = False) -> dict[str, Any]:
+    """Format an exception for the client.
+
+    `GraphQLError` keeps the spec format (`message`, `locations`, `path`,
+    `extensions`). Any other exception becomes "ClassName: message" with
+    `extensions.code` set to the class name. With `mask`, errors that come
+    from unexpected exceptions (not a `GraphQLError` raised on purpose) say
+    only "Internal server error". Never a traceback.
+    """
+    if isinstance(error, GraphQLError):
+        original = error.original_error
+        if mask and original is not None and not isinstance(original, GraphQLError):
+            masked: dict[str, Any] = {"message": INTERNAL_ERROR_MESSAGE}
+            if error.locations is not None:
+                masked["locations"] = [loc.formatted for loc in error.locations]
+            if error.path is not None:
+                masked["path"] = error.path
+            masked["extensions"] = {"code": "INTERNAL_SERVER_ERROR"}
+            return masked
+        return dict(error.formatted)
+    if mask:
+        return {"message": INTERNAL_ERROR_MESSAGE, "extensions": {"code": "INTERNAL_SERVER_ERROR"}}
+    name = type(error).__name__
+    return {"message": f"{name}: {error}", "extensions": {"code": name}}
+
+
+def format_result(result: ExecutionResult, *, mask: bool = False) -> dict[str, Any]:
+    """An execution result as the `payload` of a `next` message."""
+    payload: dict[str, Any] = {"data": result.data}
+    if result.errors:
+        payload["errors"] = [format_error(e, mask=mask) for e in result.errors]
+    if result.extensions:
+        payload["extensions"] = result.extensions
+    return payload
+
+
+def is_request_error(result: ExecutionResult) -> bool:
+    """Whether the result reports errors raised before execution started.
+
+    Such errors (unknown operation, bad variables) have no `path`; every
+    field error has one, even when it nulled the whole `data`.
+    """
+    errors = result.errors
+    return result.data is None and bool(errors) and all(e.path is None for e in errors or ())
+
+
+# Sync user code off the loop.
+
+
+def run_inline(func: T) -> T:
+    """Mark a sync resolver as cheap: it runs on the event loop, not in a thread.
+
+    Sync resolvers run in the consumer's worker threads, so blocking code
+    (the Django ORM, `time.sleep`) never stalls other connections. A resolver
+    that only computes (no IO, no lock) is faster inline.
+    """
+    func._gqlws_inline = True  # type: ignore[attr-defined]
+    return func
+
+
+def _is_inline(resolver: Callable[..., object]) -> bool:
+    if getattr(resolver, "_gqlws_inline", False) or resolver is default_field_resolver:
+        return True
+    target = resolver.func if isinstance(resolver, functools.partial) else resolver
+    if getattr(target, "_gqlws_inline", False):
+        return True
+    if inspect.iscoroutinefunction(target) or inspect.isasyncgenfunction(target):
+        return True
+    # Graphene's default resolvers (attribute or key lookups) and identity.
+    module = getattr(target, "__module__", "") or ""
+    return module.startswith(("graphene.types.resolver", "graphene.types.schema"))
+
+
+def make_offload_middleware(
+    executor: Callable[[], ThreadPoolExecutor],
+) -> Callable[..., object]:
+    """A graphql-core middleware running sync user resolvers in `executor()`.
+
+    It must be the innermost middleware so that it sees the field resolver
+    itself; cheap resolvers (defaults, async ones, `run_inline`) are called
+    directly. The decision is cached per resolver.
+    """
+    decisions: dict[Callable[..., object], bool] = {}
+
+    def offload_sync_resolvers(
+        next_: Callable[..., object], root: object, info: object, **args: object
+    ) -> object:
+        inline = decisions.get(next_)
+        if inline is None:
+            inline = decisions[next_] = _is_inline(next_)
+        if inline:
+            return next_(root, info, **args)
+        return run_sync(executor(), next_, root, info, **args)
+
+    return offload_sync_resolvers
+
+
+def _call_with_db_hygiene(
+    func: Callable[..., T], args: tuple[object, ...], kwargs: dict[str, object]
+) -> T:
+    # What `channels.db.database_sync_to_async` does around ORM work: drop
+    # connections that outlived their age or broke, before and after.
+    from django.db import close_old_connections
+
+    close_old_connections()
+    try:
+        return func(*args, **kwargs)
+    finally:
+        close_old_connections()
+
+
+async def run_sync(
+    executor: ThreadPoolExecutor, func: Callable[..., Any], /, *args: object, **kwargs: object
+) -> Any:
+    """Run sync `func` in `executor` with the caller's contextvars; await
+    the result too when `func` returned an awaitable."""
+    loop = asyncio.get_running_loop()
+    context = contextvars.copy_context()
+    result = await loop.run_in_executor(
+        executor, functools.partial(context.run, _call_with_db_hygiene, func, args, kwargs)
+    )
+    if inspect.isawaitable(result):
+        result = await result
+    return result
+
+
+async def call_user(
+    executor: ThreadPoolExecutor, func: Callable[..., Any], /, *args: object, **kwargs: object
+) -> Any:
+    """Call a user hook, sync or async: async ones on the loop, sync ones in
+    `executor` (unless marked with `run_inline`)."""
+    target = func.func if isinstance(func, functools.partial) else func
+    if inspect.iscoroutinefunction(target) or getattr(target, "_gqlws_inline", False):
+        result = func(*args, **kwargs)
+        if inspect.isawaitable(result):
+            result = await result
+        return result
+    return await run_sync(executor, func, *args, **kwargs)
+
+
+def new_executor(max_workers: int | None) -> ThreadPoolExecutor:
+    """The worker pool for sync user code."""
+    if max_workers is None:
+        max_workers = min(32, (os.cpu_count() or 1) + 4)
+    return ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="gqlws")

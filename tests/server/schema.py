@@ -1,0 +1,147 @@
+"""The schema the server tests serve: queries, a mutation that broadcasts,
+and subscriptions in each form the `Subscription` class allows."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import Any
+
+import gqlws_server_channels as gqlws
+import graphene
+
+# What the hooks saw, for the tests to inspect; reset by a fixture.
+EVENTS: list[tuple[str, Any]] = []
+
+
+class Query(graphene.ObjectType):
+    hello = graphene.String(name=graphene.String(default_value="world"))
+    thread = graphene.String()
+    async_hello = graphene.String(name=graphene.String(default_value="world"))
+    fail = graphene.String()
+    slow = graphene.String(seconds=graphene.Float(required=True))
+    context_keys = graphene.List(graphene.String)
+
+    @staticmethod
+    def resolve_hello(root: None, info: Any, name: str) -> str:
+        return f"Hello, {name}!"
+
+    @staticmethod
+    def resolve_thread(root: None, info: Any) -> str:
+        return threading.current_thread().name
+
+    @staticmethod
+    async def resolve_async_hello(root: None, info: Any, name: str) -> str:
+        return f"Hello, {name}!"
+
+    @staticmethod
+    def resolve_fail(root: None, info: Any) -> str:
+        raise RuntimeError("resolver exploded")
+
+    @staticmethod
+    async def resolve_slow(root: None, info: Any, seconds: float) -> str:
+        await asyncio.sleep(seconds)
+        return "done"
+
+    @staticmethod
+    def resolve_context_keys(root: None, info: Any) -> list[str]:
+        return sorted(info.context)
+
+
+class OnMessage(gqlws.Subscription):
+    """Messages of a room; the sender's own messages are skipped."""
+
+    room = graphene.String()
+    text = graphene.String()
+    sender = graphene.String()
+
+    class Arguments:
+        room = graphene.String(required=True)
+        skip_sender = graphene.String()
+
+    @staticmethod
+    def subscribe(root: None, info: Any, room: str, skip_sender: str | None = None) -> list[str]:
+        info.context.subscribed_room = room
+        EVENTS.append(("subscribe", room))
+        return [room]
+
+    @staticmethod
+    def publish(
+        payload: dict[str, Any], info: Any, room: str, skip_sender: str | None = None
+    ) -> Any:
+        if payload.get("fail"):
+            raise ValueError("publish exploded")
+        if skip_sender is not None and payload["sender"] == skip_sender:
+            return None
+        assert info.context.subscribed_room == room
+        return OnMessage(room=room, text=payload["text"], sender=payload["sender"])
+
+    @staticmethod
+    def unsubscribed(root: None, info: Any, room: str, skip_sender: str | None = None) -> None:
+        EVENTS.append(("unsubscribed", room))
+
+
+class OnAnything(gqlws.Subscription):
+    """Async methods, a classmethod publish, no groups but the class one."""
+
+    value = graphene.String()
+
+    @classmethod
+    async def publish(cls, payload: Any, info: Any) -> Any:
+        if payload == "skip":
+            return cls.SKIP
+        return cls(value=repr(payload))
+
+    async def unsubscribed(self, info: Any) -> None:
+        EVENTS.append(("unsubscribed", "anything"))
+
+
+class BadGroups(gqlws.Subscription):
+    value = graphene.String()
+
+    @staticmethod
+    def subscribe(root: None, info: Any) -> Any:
+        return "not-a-list"
+
+    @staticmethod
+    def publish(payload: Any, info: Any) -> Any:
+        return None
+
+
+class Send(graphene.Mutation):
+    class Arguments:
+        room = graphene.String(required=True)
+        text = graphene.String(required=True)
+        sender = graphene.String(default_value="someone")
+
+    ok = graphene.Boolean()
+
+    @staticmethod
+    async def mutate(root: None, info: Any, room: str, text: str, sender: str) -> Send:
+        await OnMessage.broadcast_async(
+            group=room, payload={"room": room, "text": text, "sender": sender}
+        )
+        return Send(ok=True)
+
+
+class Mutation(graphene.ObjectType):
+    send = Send.Field()
+
+
+class Subscription(graphene.ObjectType):
+    on_message = OnMessage.Field()
+    on_anything = OnAnything.Field()
+    bad_groups = BadGroups.Field()
+    count = graphene.Int(upto=graphene.Int(required=True))
+
+    @staticmethod
+    async def subscribe_count(root: None, info: Any, upto: int) -> Any:
+        for i in range(upto):
+            yield i
+
+    @staticmethod
+    def resolve_count(root: int, info: Any, upto: int) -> int:
+        return root
+
+
+schema = graphene.Schema(query=Query, mutation=Mutation, subscription=Subscription)
