@@ -90,6 +90,8 @@ class OnAnything(gqlws.Subscription):
     async def publish(cls, payload: Any, info: Any) -> Any:
         if payload == "skip":
             return cls.SKIP
+        if isinstance(payload, dict) and "sleep" in payload:
+            await asyncio.sleep(payload["sleep"])
         return cls(value=repr(payload))
 
     async def unsubscribed(self, info: Any) -> None:

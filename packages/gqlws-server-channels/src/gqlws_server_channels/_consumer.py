@@ -8,6 +8,7 @@ import itertools
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import Any, ClassVar
 
 from channels.consumer import get_handler_name
@@ -498,8 +499,11 @@ class GraphqlWsConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
                     )
                 )
                 return None
-            context = self._context(event)
             operation = get_operation_ast(document, event.operation_name)
+            if event.operation_name is None and operation is not None and operation.name:
+                # The name the document gives, for the context and the logs.
+                event = replace(event, operation_name=operation.name.value)
+            context = self._context(event)
             variables = dict(event.variables) if event.variables is not None else None
             if operation is not None and operation.operation is OperationType.SUBSCRIPTION:
                 stream = await create_source_event_stream(
