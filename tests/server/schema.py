@@ -21,6 +21,9 @@ class Query(graphene.ObjectType):
     fail = graphene.String()
     slow = graphene.String(seconds=graphene.Float(required=True))
     context_keys = graphene.List(graphene.String)
+    recall = graphene.String()
+    whoami = graphene.String()
+    book_titles = graphene.List(graphene.String)
 
     @staticmethod
     def resolve_hello(root: None, info: Any, name: str) -> str:
@@ -46,6 +49,21 @@ class Query(graphene.ObjectType):
     @staticmethod
     def resolve_context_keys(root: None, info: Any) -> list[str]:
         return sorted(info.context)
+
+    @staticmethod
+    def resolve_recall(root: None, info: Any) -> Any:
+        return info.context.channels_scope.get("remembered")
+
+    @staticmethod
+    def resolve_whoami(root: None, info: Any) -> str:
+        return str(info.context.user)
+
+    @staticmethod
+    def resolve_book_titles(root: None, info: Any) -> list[str]:
+        # The Django ORM, sync, as users write it: runs in a worker thread.
+        from tests.testapp.models import Book
+
+        return [book.title for book in Book.objects.order_by("title")]
 
 
 class OnMessage(gqlws.Subscription):
@@ -98,6 +116,19 @@ class OnAnything(gqlws.Subscription):
         EVENTS.append(("unsubscribed", "anything"))
 
 
+class OnLatest(gqlws.Subscription):
+    """Keeps only the latest waiting notification."""
+
+    notification_queue_limit = 1
+    value = graphene.String()
+
+    @staticmethod
+    async def publish(payload: Any, info: Any) -> Any:
+        if isinstance(payload, dict):
+            await asyncio.sleep(payload["sleep"])
+        return OnLatest(value=repr(payload))
+
+
 class BadGroups(gqlws.Subscription):
     value = graphene.String()
 
@@ -126,13 +157,28 @@ class Send(graphene.Mutation):
         return Send(ok=True)
 
 
+class Remember(graphene.Mutation):
+    class Arguments:
+        value = graphene.String(required=True)
+
+    ok = graphene.Boolean()
+
+    @staticmethod
+    def mutate(root: None, info: Any, value: str) -> Remember:
+        info.context.channels_scope["remembered"] = value
+        info.context.scratch = value
+        return Remember(ok=True)
+
+
 class Mutation(graphene.ObjectType):
     send = Send.Field()
+    remember = Remember.Field()
 
 
 class Subscription(graphene.ObjectType):
     on_message = OnMessage.Field()
     on_anything = OnAnything.Field()
+    on_latest = OnLatest.Field()
     bad_groups = BadGroups.Field()
     count = graphene.Int(upto=graphene.Int(required=True))
 

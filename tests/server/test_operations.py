@@ -352,3 +352,68 @@ async def test_many_connections_at_once(connect: Connect) -> None:
     clients = await asyncio.gather(*(connect(MODERN) for _ in range(20)))
     results = await asyncio.gather(*(c.execute("1", "{ asyncHello }") for c in clients))
     assert all(r == {"data": {"asyncHello": "Hello, world!"}} for r in results)
+
+
+async def test_scope_persists_for_the_connection_context_does_not(connect: Connect) -> None:
+    client = await connect(MODERN)
+    await client.execute("1", 'mutation { remember(value: "kept") { ok } }')
+    assert (await client.execute("2", "{ recall contextKeys }"))["data"] == {
+        "recall": "kept",
+        "contextKeys": [
+            "channel_name",
+            "channels_scope",
+            "graphql_operation_id",
+            "graphql_operation_name",
+            "operation_id",
+            "operation_name",
+        ],
+    }
+
+
+async def test_context_carries_the_user_of_the_auth_middleware(connect: Connect) -> None:
+    class User:
+        def __str__(self) -> str:
+            return "alice"
+
+    client = await connect(MODERN, scope={"user": User()})
+    assert (await client.execute("1", "{ whoami }"))["data"] == {"whoami": "alice"}
+
+
+@pytest.mark.parametrize("proto", PROTOCOLS)
+async def test_sync_on_connect_returning_none_accepts(connect: Connect, proto: str) -> None:
+    def on_connect(self: Any, payload: Any) -> None:
+        return None
+
+    client = await connect(proto, init=False, on_connect=on_connect)
+    ack = await client.init({"any": "thing"})
+    assert "payload" not in ack
+
+
+async def test_on_connect_returning_false_refuses(connect: Connect) -> None:
+    async def on_connect(self: Any, payload: Any) -> bool:
+        return False
+
+    client = await connect(MODERN, init=False, on_connect=on_connect)
+    await client.send({"type": "connection_init"})
+    assert await client.closed_with() == 4403
+
+
+async def test_legacy_start_with_an_active_id_replaces_the_operation(connect: Connect) -> None:
+    client = await connect("graphql-ws")
+    await client.start("1", "{ slow(seconds: 5) }")
+    await client.start("1", "{ hello }")
+    assert await client.next("1") == {"data": {"hello": "Hello, world!"}}
+    await client.complete("1")
+    assert await client.nothing(0.3)
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_django_orm_in_a_sync_resolver(connect: Connect) -> None:
+    from asgiref.sync import sync_to_async
+
+    from tests.testapp.models import Book
+
+    await sync_to_async(Book.objects.create)(title="b")
+    await sync_to_async(Book.objects.create)(title="a")
+    client = await connect(MODERN)
+    assert (await client.execute("1", "{ bookTitles }"))["data"] == {"bookTitles": ["a", "b"]}

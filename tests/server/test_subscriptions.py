@@ -268,3 +268,21 @@ async def test_two_connections_one_broadcast(connect: Connect) -> None:
     await one.execute("m", 'mutation { send(room: "a", text: "hi") { ok } }')
     for client in (one, two):
         assert (await client.next("s"))["data"]["onMessage"]["text"] == "hi"
+
+
+async def test_class_queue_limit_of_one_keeps_the_latest(
+    connect: Connect, caplog: pytest.LogCaptureFixture
+) -> None:
+    from tests.server.schema import OnLatest
+
+    client = await connect(MODERN, confirm_subscriptions=True)
+    await client.subscribe("s", "subscription { onLatest { value } }")
+    await OnLatest.broadcast_async(payload={"sleep": 0.3})
+    for i in range(5):
+        await OnLatest.broadcast_async(payload=i)
+    values = []
+    while not await client.nothing(0.5):
+        values.append((await client.next("s"))["data"]["onLatest"]["value"])
+    assert values == ["{'sleep': 0.3}", "4"]
+    # A limit of one means "keep the latest": dropping is not worth a warning.
+    assert not [r for r in caplog.records if "dropped" in r.getMessage()]
