@@ -164,6 +164,7 @@ async def test_notification_queue_limit_drops_the_oldest(connect: Connect) -> No
     # The first notification is slow to publish; nine more arrive meanwhile
     # and the queue keeps the last two of them.
     await OnAnything.broadcast_async(payload={"sleep": 0.3})
+    await asyncio.sleep(0.1)  # let its execution start
     for i in range(9):
         await OnAnything.broadcast_async(payload=i)
     values = []
@@ -278,6 +279,7 @@ async def test_class_queue_limit_of_one_keeps_the_latest(
     client = await connect(MODERN, confirm_subscriptions=True)
     await client.subscribe("s", "subscription { onLatest { value } }")
     await OnLatest.broadcast_async(payload={"sleep": 0.3})
+    await asyncio.sleep(0.1)  # let its execution start
     for i in range(5):
         await OnLatest.broadcast_async(payload=i)
     values = []
