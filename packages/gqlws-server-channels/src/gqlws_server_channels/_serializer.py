@@ -90,14 +90,16 @@ _UTC: Final = timezone.utc
 _ONE_MICROSECOND: Final = timedelta(microseconds=1)
 
 _ZONE_UTC: Final = b"U"
-_ZONE_OFFSET: Final = ord("O")
-_ZONE_NAMED_OFFSET: Final = ord("N")
-_ZONE_KEY: Final = ord("Z")
+_ZONE_OFFSET: Final = b"O"
+_ZONE_NAMED_OFFSET: Final = b"N"
+_ZONE_KEY: Final = b"Z"
 
 # The range msgpack packs as a native integer; beyond it the packer hands the
 # int to `default`.
 _INT_MIN: Final = -(2**63)
 _INT_MAX: Final = 2**64 - 1
+
+_new_tuple: Final = tuple.__new__
 
 
 class _DecodeError(ValueError):
@@ -105,10 +107,10 @@ class _DecodeError(ValueError):
 
 
 def _ext(code: int, data: bytes) -> msgpack.ExtType:
-    # `_make` is the namedtuple constructor without `ExtType.__new__`'s
-    # argument checks, which cost more than the rest of packing a datetime;
-    # our codes and data are valid by construction.
-    return msgpack.ExtType._make((code, data))
+    # `ExtType.__new__` checks its arguments in Python, which costs more than
+    # the rest of packing a datetime; ours are valid by construction, so build
+    # the named tuple the way namedtuple's own `_make` does, minus its checks.
+    return _new_tuple(msgpack.ExtType, (code, data))
 
 
 def _pack(data: object) -> bytes:
@@ -123,9 +125,6 @@ def _unsupported(obj: object, why: str) -> TypeError:
     return TypeError(
         f"cannot serialise object of type {type(obj).__qualname__!r} in a broadcast payload: {why}"
     )
-
-
-# Encoders.
 
 
 def _encode_tuple(obj: tuple[object, ...]) -> msgpack.ExtType:
@@ -155,15 +154,15 @@ def _encode_zone(obj: datetime | time) -> bytes:
         micros = _OFFSET_STRUCT.pack(offset // _ONE_MICROSECOND)
         name = tz.tzname(None)
         if name == timezone(offset).tzname(None):
-            return b"O" + micros
-        return b"N" + micros + name.encode()
+            return _ZONE_OFFSET + micros
+        return _ZONE_NAMED_OFFSET + micros + name.encode()
     if isinstance(tz, ZoneInfo) and tz.key is not None:
-        return b"Z" + tz.key.encode()
+        return _ZONE_KEY + tz.key.encode()
     # pytz, dateutil and the like: keep the instant via the UTC offset.
     current = obj.utcoffset()
     if current is None:
         return b""
-    return b"O" + _OFFSET_STRUCT.pack(current // _ONE_MICROSECOND)
+    return _ZONE_OFFSET + _OFFSET_STRUCT.pack(current // _ONE_MICROSECOND)
 
 
 def _encode_datetime(obj: datetime) -> msgpack.ExtType:
@@ -215,8 +214,8 @@ def _enum_path(cls: type[enum.Enum]) -> tuple[str, str]:
         found = None
     if found is not cls:
         raise TypeError(
-            f"cannot serialise a member of enum {qualname!r} in a broadcast payload: "
-            f"the class is not importable as {module}.{qualname}"
+            f"cannot serialise object of type {qualname!r} in a broadcast payload: "
+            f"its enum class cannot be imported as {module}.{qualname}"
         )
     return module, qualname
 
@@ -306,9 +305,6 @@ def _default(obj: object) -> object:
     raise _unsupported(obj, _SUPPORTED)
 
 
-# Decoders.
-
-
 def _decode_tuple(data: bytes) -> tuple[object, ...]:
     return tuple(_unpack_list(data))
 
@@ -344,7 +340,7 @@ def _decode_zone(zone: bytes) -> tzinfo | None:
         return None
     if zone == _ZONE_UTC:
         return _UTC
-    kind = zone[0]
+    kind = zone[:1]
     if kind == _ZONE_OFFSET and len(zone) == 9:
         return _fixed_zone(_OFFSET_STRUCT.unpack_from(zone, 1)[0], None)
     if kind == _ZONE_NAMED_OFFSET and len(zone) > 9:
@@ -356,15 +352,21 @@ def _decode_zone(zone: bytes) -> tzinfo | None:
 
 def _decode_datetime(data: bytes) -> datetime:
     year, month, day, hour, minute, second, micro, fold = _DATETIME_STRUCT.unpack_from(data)
-    tz = _decode_zone(data[_DATETIME_STRUCT.size :])
-    # The constructor checks every field, so damaged bytes fail here.
-    return datetime(year, month, day, hour, minute, second, micro, tz, fold=fold)
+    zone = data[_DATETIME_STRUCT.size :]
+    tz = _UTC if zone == _ZONE_UTC else _decode_zone(zone)
+    # The constructor checks every field, so damaged bytes fail here. Passing
+    # `fold` by keyword doubles its cost, hence only when it is set.
+    if fold:
+        return datetime(year, month, day, hour, minute, second, micro, tz, fold=fold)
+    return datetime(year, month, day, hour, minute, second, micro, tz)
 
 
 def _decode_time(data: bytes) -> time:
     hour, minute, second, micro, fold = _TIME_STRUCT.unpack_from(data)
     tz = _decode_zone(data[_TIME_STRUCT.size :])
-    return time(hour, minute, second, micro, tz, fold=fold)
+    if fold:
+        return time(hour, minute, second, micro, tz, fold=fold)
+    return time(hour, minute, second, micro, tz)
 
 
 def _decode_timedelta(data: bytes) -> timedelta:
@@ -381,7 +383,10 @@ def _decode_uuid(data: bytes) -> uuid.UUID:
 
 
 def _decode_bigint(data: bytes) -> int:
-    return int.from_bytes(data, "big", signed=True)
+    value = int.from_bytes(data, "big", signed=True)
+    if _INT_MIN <= value <= _INT_MAX:
+        raise _DecodeError(f"invalid broadcast payload: {value} is not beyond 64 bits")
+    return value
 
 
 @functools.lru_cache(maxsize=1024)
