@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import inspect
 import itertools
 import logging
@@ -56,7 +57,6 @@ from ._execution import (
 from ._serializer import Serializer
 from ._subscription import (
     Notification,
-    NotificationStream,
     Subscription,
     group_name,
     register_loop,
@@ -73,21 +73,86 @@ _middleware_managers: dict[tuple[type, int], tuple[MiddlewareManager, Middleware
 
 
 class _Subscription:
-    """One live subscription of a connection."""
+    """One live subscription of a connection, fed by broadcasts.
 
-    __slots__ = ("groups", "op_id", "stream", "unsubscribed")
+    It holds no task while idle: a broadcast queues a notification and
+    starts a drain task when none runs, so thousands of quiet subscriptions
+    cost no scheduling and little memory. graphql-core wants the subscribe
+    resolver to return an async iterable: this is one, but it is never
+    iterated; the consumer drains the queue itself.
+    """
+
+    __slots__ = (
+        "closed",
+        "consumer",
+        "context",
+        "document",
+        "ended",
+        "event",
+        "groups",
+        "limit",
+        "op_id",
+        "queue",
+        "ready",
+        "task",
+        "unsubscribed",
+    )
 
     def __init__(
         self,
+        consumer: GraphqlWsConsumer,
         op_id: str,
-        stream: NotificationStream,
+        limit: int,
         groups: list[str],
         unsubscribed: Callable[[], Any] | None,
     ) -> None:
+        self.consumer = consumer
         self.op_id = op_id
-        self.stream = stream
+        self.limit = limit
         self.groups = groups
         self.unsubscribed = unsubscribed
+        self.queue: collections.deque[Notification] = collections.deque()
+        self.task: asyncio.Task[None] | None = None
+        # Set once the operation is set up and confirmed: notifications
+        # wait in the queue until then.
+        self.ready = False
+        self.closed = False
+        self.ended = False
+        self.event: Subscribe | None = None
+        self.document: DocumentNode | None = None
+        self.context: DictAsObject | None = None
+
+    def __aiter__(self) -> _Subscription:
+        return self
+
+    async def __anext__(self) -> Notification:
+        raise StopAsyncIteration
+
+    def push(self, payload: object) -> None:
+        """Queue a broadcast payload; never blocks."""
+        if self.closed:
+            return
+        queue = self.queue
+        if len(queue) >= self.limit:
+            queue.popleft()
+            if self.limit > 1:
+                log.warning(
+                    "%s: subscription %r: notification queue full (%d), oldest dropped",
+                    self.consumer._name,
+                    self.op_id,
+                    self.limit,
+                )
+        queue.append(Notification(payload))
+        self.wake()
+
+    def close(self) -> None:
+        """End after what is already queued (a server `unsubscribe()`)."""
+        self.closed = True
+        self.wake()
+
+    def wake(self) -> None:
+        if self.ready and self.task is None and not self.ended:
+            self.task = self.consumer._start_drain(self)
 
 
 class GraphqlWsConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
@@ -312,6 +377,9 @@ class GraphqlWsConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
                 task = self._tasks.pop(event.id, None)
                 if task is not None:
                     task.cancel()
+                record = self._subscriptions.pop(event.id, None)
+                if record is not None:
+                    self._spawn(self._end_subscription(record))
             elif kind is ConnectionInit:
                 assert isinstance(event, ConnectionInit)
                 self._spawn(self._init(event))
@@ -324,12 +392,15 @@ class GraphqlWsConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             self._conn.receive_close(code)
         if self._timer is not None:
             self._timer.cancel()
+        records = list(self._subscriptions.values())
+        self._subscriptions.clear()
         tasks = [*self._tasks.values(), *self._background]
+        tasks.extend(r.task for r in records if r.task is not None)
         self._tasks.clear()
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        for record in list(self._subscriptions.values()):
+        for record in records:
             await self._end_subscription(record)
         try:
             await call_user(self._gqlws_executor(), self.on_disconnect, code)
@@ -349,12 +420,23 @@ class GraphqlWsConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             log.exception("%s: dropped a broadcast whose payload cannot be decoded", self._name)
             return
         for record in members:
-            record.stream.push(payload)
+            record.push(payload)
+        if self.strict_ordering:
+            # Each broadcast is handled to the end before the next message.
+            await self._drained(members)
 
     async def gqlws_unsubscribe(self, message: dict[str, Any]) -> None:
         """Channel-layer handler: a `Subscription.unsubscribe()` arrived."""
-        for record in list(self._groups.get(message["group"], ())):
-            record.stream.close()
+        members = list(self._groups.get(message["group"], ()))
+        for record in members:
+            record.close()
+        if self.strict_ordering:
+            await self._drained(members)
+
+    async def _drained(self, records: Any) -> None:
+        tasks = [r.task for r in records if r.task is not None]
+        if tasks:
+            await asyncio.wait(tasks)
 
     # Sending.
 
@@ -432,13 +514,14 @@ class GraphqlWsConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         try:
             prepared = await self._prepare(event)
             if prepared is not None:
-                await self._consume(event, *prepared)
+                await self._iterate(event, *prepared)
         finally:
             if self._tasks.get(event.id) is task:
                 del self._tasks[event.id]
 
     async def _run_strict(self, event: Subscribe) -> None:
-        # Set-up in line (the next message waits), the stream in a task.
+        # Set-up in line (the next message waits); a source stream of the
+        # schema's own (an async generator) in a task.
         prepared = await self._prepare(event)
         if prepared is not None:
             assert self._loop is not None
@@ -449,7 +532,7 @@ class GraphqlWsConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
     ) -> None:
         task = asyncio.current_task()
         try:
-            await self._consume(event, *prepared)
+            await self._iterate(event, *prepared)
         finally:
             if self._tasks.get(event.id) is task:
                 del self._tasks[event.id]
@@ -514,6 +597,15 @@ class GraphqlWsConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
                     conn.send(Error(id=op_id, errors=self._errors(stream)))
                     return None
                 conn.subscription_active(op_id)
+                if isinstance(stream, _Subscription):
+                    stream.event = event
+                    stream.document = document
+                    stream.context = context
+                    stream.ready = True
+                    # The confirmation goes out first, then what was queued.
+                    await self._flush()
+                    stream.wake()
+                    return None
                 return stream, document, context
             middleware = (
                 self._offload_only
@@ -572,16 +664,59 @@ class GraphqlWsConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
                 exc_info=error.original_error,
             )
 
-    async def _consume(
+    def _start_drain(self, record: _Subscription) -> asyncio.Task[None]:
+        assert self._loop is not None
+        return self._loop.create_task(self._drain(record))
+
+    async def _drain(self, record: _Subscription) -> None:
+        """Execute the queued notifications of one subscription, in order."""
+        conn = self._conn
+        assert conn is not None and record.event is not None and record.document is not None
+        event = record.event
+        document = record.document
+        op_id = event.id
+        variables = dict(event.variables) if event.variables is not None else None
+        queue = record.queue
+        try:
+            while queue:
+                item = queue.popleft()
+                result = execute(
+                    self._graphql_schema,
+                    document,
+                    item,
+                    record.context,
+                    variables,
+                    event.operation_name,
+                    middleware=self._middleware,
+                )
+                if inspect.isawaitable(result):
+                    result = await result
+                assert isinstance(result, ExecutionResult)
+                if item.skip:
+                    continue
+                self._log_errors(op_id, result)
+                conn.send(Next(id=op_id, payload=format_result(result, mask=self.mask_errors)))
+                await self._flush()
+        finally:
+            # No await between the empty queue and this: a later push
+            # starts a new drain.
+            record.task = None
+        if record.closed and not record.ended:
+            if self._subscriptions.get(op_id) is record:
+                del self._subscriptions[op_id]
+            await self._end_subscription(record)
+            conn.send(Complete(id=op_id))
+            await self._flush()
+
+    async def _iterate(
         self, event: Subscribe, stream: Any, document: DocumentNode, context: DictAsObject
     ) -> None:
-        """Execute the operation for every item of the subscription's stream."""
+        """Execute the operation for every item of a schema's own source
+        stream (a graphene `subscribe_<field>` async generator)."""
         conn = self._conn
         assert conn is not None
         op_id = event.id
-        record = self._subscriptions.get(op_id)
         variables = dict(event.variables) if event.variables is not None else None
-        failed = None
         try:
             async for item in stream:
                 result = execute(
@@ -596,23 +731,21 @@ class GraphqlWsConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
                 if inspect.isawaitable(result):
                     result = await result
                 assert isinstance(result, ExecutionResult)
-                if type(item) is Notification and item.skip:
-                    continue
                 self._log_errors(op_id, result)
                 conn.send(Next(id=op_id, payload=format_result(result, mask=self.mask_errors)))
                 await self._flush()
         except asyncio.CancelledError:
-            await self._end_subscription(record)
             raise
         except Exception as exc:
             # The source stream itself failed: an `error` for the operation.
             log.warning("%s: subscription %r failed", self._name, op_id, exc_info=True)
-            failed = exc
-        await self._end_subscription(record)
-        if failed is not None:
-            conn.send(Error(id=op_id, errors=[format_error(failed, mask=self.mask_errors)]))
+            conn.send(Error(id=op_id, errors=[format_error(exc, mask=self.mask_errors)]))
         else:
             conn.send(Complete(id=op_id))
+        finally:
+            aclose = getattr(stream, "aclose", None)
+            if aclose is not None:
+                await aclose()
         await self._flush()
 
     # Subscriptions and groups.
@@ -623,19 +756,18 @@ class GraphqlWsConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         subscription: type[Subscription],
         groups: list[str | None],
         unsubscribed: Callable[[], Any] | None,
-    ) -> NotificationStream:
+    ) -> _Subscription:
         """Called by `Subscription` when a client subscribes: join the groups
-        and give the stream the notifications will arrive on."""
+        and give the async iterable graphql-core expects."""
         limit = subscription.notification_queue_limit
         if not limit or limit <= 0:
             limit = self.subscription_notification_queue_limit
-        stream = NotificationStream(limit, f"{self._name}: subscription {op_id!r}")
         path = subscription._cls_path()
         names = list(dict.fromkeys(group_name(self.group_name_prefix, path, g) for g in groups))
-        record = _Subscription(op_id, stream, names, unsubscribed)
+        record = _Subscription(self, op_id, limit, names, unsubscribed)
         self._subscriptions[op_id] = record
         await self._join(record)
-        return stream
+        return record
 
     async def _join(self, record: _Subscription) -> None:
         layer = self.channel_layer
@@ -674,10 +806,13 @@ class GraphqlWsConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         self, record: _Subscription | None, *, call_hook: bool = True
     ) -> None:
         """Leave the groups and run `unsubscribed`, once per subscription."""
-        if record is None or self._subscriptions.get(record.op_id) is not record:
+        if record is None or record.ended:
             return
-        del self._subscriptions[record.op_id]
-        record.stream.close()
+        record.ended = record.closed = True
+        if self._subscriptions.get(record.op_id) is record:
+            del self._subscriptions[record.op_id]
+        if record.task is not None and record.task is not asyncio.current_task():
+            record.task.cancel()
         layer = self.channel_layer
         for name in record.groups:
             members = self._groups.get(name)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import collections
 import functools
 import hashlib
 import logging
@@ -90,63 +89,6 @@ class Notification:
     def __init__(self, payload: object) -> None:
         self.payload = payload
         self.skip = False
-
-
-class NotificationStream:
-    """A bounded queue of notifications for one subscription, iterated by
-    the task that executes them, in the order the broadcasts arrived.
-
-    When full, the oldest waiting notification is dropped (and logged,
-    unless the limit is 1: "keep only the latest").
-    """
-
-    __slots__ = ("_closed", "_queue", "_waiter", "limit", "name")
-
-    def __init__(self, limit: int, name: str) -> None:
-        self.limit = limit
-        self.name = name
-        self._queue: collections.deque[Notification] = collections.deque()
-        self._closed = False
-        self._waiter: asyncio.Future[None] | None = None
-
-    def push(self, payload: object) -> None:
-        """Queue a notification; never blocks."""
-        if self._closed:
-            return
-        queue = self._queue
-        if len(queue) >= self.limit:
-            queue.popleft()
-            if self.limit > 1:
-                log.warning(
-                    "%s: notification queue full (%d), oldest dropped", self.name, self.limit
-                )
-        queue.append(Notification(payload))
-        self._wake()
-
-    def close(self) -> None:
-        """End the stream after what is already queued: broadcasts issued
-        before an `unsubscribe()` are still delivered, later ones are not."""
-        self._closed = True
-        self._wake()
-
-    def _wake(self) -> None:
-        waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
-
-    def __aiter__(self) -> NotificationStream:
-        return self
-
-    async def __anext__(self) -> Notification:
-        while not self._queue:
-            if self._closed:
-                raise StopAsyncIteration
-            self._waiter = asyncio.get_running_loop().create_future()
-            try:
-                await self._waiter
-            finally:
-                self._waiter = None
-        return self._queue.popleft()
 
 
 class SubscriptionOptions(ObjectTypeOptions):  # type: ignore[misc]
@@ -392,7 +334,7 @@ class Subscription(graphene.ObjectType):  # type: ignore[misc]
 
     @classmethod
     def _subscribe_resolver(cls) -> Callable[..., Any]:
-        async def subscribe(root: object, info: Any, **args: Any) -> NotificationStream:
+        async def subscribe(root: object, info: Any, **args: Any) -> Any:
             context = info.context
             consumer: GraphqlWsConsumer | None = getattr(context, "_gqlws_consumer", None)
             if consumer is None:
