@@ -343,6 +343,7 @@ class GraphqlWsConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             max_query_depth=self.max_query_depth,
             allow_introspection=self.allow_introspection,
         )
+        self._namespace = document_cache.namespace(self._graphql_schema, self._rules)
         self._middleware, self._offload_only = self._middleware_managers()
         self._conn = ServerConnection(subprotocol, self._server_config(), now=loop.time())
         await self.accept(subprotocol.value)
@@ -574,7 +575,9 @@ class GraphqlWsConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
                     "extensions": event.extensions,
                 }
                 await call_user(self._gqlws_executor(), self.on_operation, op_id, payload)
-            document = document_cache.get(self._graphql_schema, self._rules, event.query)
+            document = document_cache.get(
+                self._graphql_schema, self._rules, event.query, namespace=self._namespace
+            )
             if isinstance(document, list):
                 conn.send(
                     Error(

@@ -17,7 +17,9 @@ class DictAsObject(MutableMapping[str, object]):
         data: the dict to wrap (not copied); a new one when None.
     """
 
-    __slots__ = ("__dict__", "_data")
+    # The two private slots are where the consumer keeps its own links, so
+    # a context usually needs no `__dict__` at all.
+    __slots__ = ("__dict__", "_data", "_gqlws_consumer", "_gqlws_op_id")
 
     _data: dict[str, object]
 

@@ -63,15 +63,31 @@ class DocumentCache:
 
     def __init__(self, maxsize: int = 1000) -> None:
         self.maxsize = maxsize
-        self._entries: OrderedDict[
-            tuple[GraphQLSchema, _Rules, str], DocumentNode | list[GraphQLError]
-        ] = OrderedDict()
+        self._entries: OrderedDict[tuple[int, str], DocumentNode | list[GraphQLError]] = (
+            OrderedDict()
+        )
+        # (schema, rules) -> a small int, so a lookup hashes two short
+        # values rather than a tuple of some thirty rule classes.
+        self._namespaces: dict[tuple[GraphQLSchema, _Rules], int] = {}
+
+    def namespace(self, schema: GraphQLSchema, rules: _Rules) -> int:
+        """The key part standing for (schema, rules); compute it once."""
+        return self._namespaces.setdefault((schema, rules), len(self._namespaces))
 
     def get(
-        self, schema: GraphQLSchema, rules: _Rules, query: str
+        self, schema: GraphQLSchema, rules: _Rules, query: str, *, namespace: int | None = None
     ) -> DocumentNode | list[GraphQLError]:
-        """The document for `query`, or the errors that refuse it."""
-        key = (schema, rules, query)
+        """The document for `query`, or the errors that refuse it.
+
+        Args:
+            schema: the schema to validate against.
+            rules: the validation rules.
+            query: the document text.
+            namespace: `namespace(schema, rules)`, when the caller kept it.
+        """
+        if namespace is None:
+            namespace = self.namespace(schema, rules)
+        key = (namespace, query)
         entries = self._entries
         found = entries.get(key)
         if found is not None:
