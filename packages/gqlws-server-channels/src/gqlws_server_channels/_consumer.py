@@ -7,7 +7,8 @@ import collections
 import inspect
 import itertools
 import logging
-from collections.abc import Callable, Mapping, Sequence
+import weakref
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any, ClassVar
@@ -69,6 +70,9 @@ log = logging.getLogger(__name__)
 
 _connection_ids = itertools.count(1)
 _executors: dict[type, ThreadPoolExecutor] = {}
+_layer_semaphores: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+    weakref.WeakKeyDictionary()
+)
 _middleware_managers: dict[tuple[type, int], tuple[MiddlewareManager, MiddlewareManager]] = {}
 
 
@@ -204,6 +208,9 @@ class GraphqlWsConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             True.
         mask_errors: replace the message of unexpected exceptions with
             "Internal server error" (they are logged). Default False.
+        channel_layer_concurrency: group joins and leaves in flight at once
+            per event loop; more wait their turn, so a burst of subscribers
+            never exhausts the channel layer's connection pool. Default 50.
     """
 
     schema: ClassVar[Any] = None
@@ -225,6 +232,7 @@ class GraphqlWsConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
     max_query_depth: ClassVar[int | None] = None
     allow_introspection: ClassVar[bool] = True
     mask_errors: ClassVar[bool] = False
+    channel_layer_concurrency: ClassVar[int] = 50
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -782,7 +790,7 @@ class GraphqlWsConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             if members is None:
                 members = self._groups[name] = set()
                 joining: asyncio.Task[None] | None = self._loop.create_task(
-                    layer.group_add(name, self.channel_name)
+                    self._layer_call(layer.group_add, name)
                 )
                 assert joining is not None
                 self._joining[name] = joining
@@ -805,6 +813,20 @@ class GraphqlWsConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
                 if joining.done() and self._joining.get(name) is joining:
                     del self._joining[name]
 
+    async def _layer_call(self, method: Callable[[str, str], Awaitable[None]], group: str) -> None:
+        # A thousand clients subscribing at once would otherwise open a
+        # thousand concurrent layer calls, and channels_redis's connection
+        # pool (redis-py: 100 connections) fails the calls beyond it. Bounded
+        # per event loop, they wait their turn instead.
+        assert self._loop is not None
+        semaphore = _layer_semaphores.get(self._loop)
+        if semaphore is None:
+            semaphore = _layer_semaphores[self._loop] = asyncio.Semaphore(
+                self.channel_layer_concurrency
+            )
+        async with semaphore:
+            await method(group, self.channel_name)
+
     async def _end_subscription(
         self, record: _Subscription | None, *, call_hook: bool = True
     ) -> None:
@@ -825,7 +847,7 @@ class GraphqlWsConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             if not members:
                 del self._groups[name]
                 try:
-                    await layer.group_discard(name, self.channel_name)
+                    await self._layer_call(layer.group_discard, name)
                 except Exception:
                     log.warning("%s: could not leave group %r", self._name, name, exc_info=True)
         if call_hook and record.unsubscribed is not None:
