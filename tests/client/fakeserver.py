@@ -85,8 +85,11 @@ class FakeConnection:
         self.client_close: tuple[int, str] | None = None
         #: Set when the socket is over.
         self.finished = anyio.Event()
-        #: Whether outgoing `pong` frames are dropped (an unresponsive server).
-        self.drop_pongs = False
+        #: Outgoing frames for which this returns True are not sent (to
+        #: script a server that stops answering pings, for instance).
+        self.drop_outgoing: Callable[[str], bool] = lambda frame: False
+        #: Ids of the subscriptions the server streams right now.
+        self.active: set[str] = set()
         #: The `connection_init` payload, once received (standard handler).
         self.init_payload: JsonObject | None = None
         #: Operation ids the client cancelled (standard handler).
@@ -165,7 +168,7 @@ class FakeConnection:
         for frame in self.machine.data_to_send():
             if isinstance(frame, CloseFrame):
                 await self.close(frame.code, frame.reason)
-            elif not (self.drop_pongs and '"type":"pong"' in frame):
+            elif not self.drop_outgoing(frame):
                 await self.send_raw(frame)
 
     async def send_raw(self, text: str) -> None:
@@ -374,6 +377,8 @@ async def serve_operations(conn: FakeConnection, init_payload: JsonObject | None
                 await resolve(conn, subscribe)
             finally:
                 scopes.pop(subscribe.id, None)
+                conn.active.discard(subscribe.id)
+                conn.notify()
 
     async with anyio.create_task_group() as tg:
         while True:
@@ -404,18 +409,19 @@ async def resolve(conn: FakeConnection, op: Subscribe) -> None:
     assert machine is not None
     variables = dict(op.variables or {})
     query = op.query
-    if "count" in query:
+    if "subscription" in query:
         machine.subscription_active(op.id)
+        conn.active.add(op.id)
+        conn.notify()
+    if "count" in query:
         for i in range(int(str(variables.get("n", 3)))):
             await conn.send(Next(id=op.id, payload={"data": {"count": i}}))
         await conn.send(Complete(id=op.id))
     elif "ticks" in query:
-        machine.subscription_active(op.id)
         while True:
             tick = await conn.ticks[1].receive()
             await conn.send(Next(id=op.id, payload={"data": {"ticks": tick}}))
     elif "forever" in query:
-        machine.subscription_active(op.id)
         await anyio.sleep_forever()
     elif "fails" in query:
         await conn.send(Error(id=op.id, errors=TWO_ERRORS))
