@@ -12,6 +12,7 @@ unanswered pings.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -36,8 +37,9 @@ from gqlws_protocol import (
     ServerConnection,
     Subscribe,
 )
-from wsproto import ConnectionState, ConnectionType, WSConnection
+from wsproto import ConnectionType, WSConnection
 from wsproto import events as ws_events
+from wsproto.connection import ConnectionState
 
 Handler = Callable[["FakeConnection"], Awaitable[None]]
 Selector = Callable[[Sequence[str]], "str | None"]
@@ -99,9 +101,9 @@ class FakeConnection:
         )
         self._changed = anyio.Event()
         self._send_lock = anyio.Lock()
-        self._inbox_send, self._inbox = anyio.create_memory_object_stream[
-            "str | ClientGone"
-        ](math.inf)
+        self._inbox_send, self._inbox = anyio.create_memory_object_stream["str | ClientGone"](
+            math.inf
+        )
         self._events: deque[Event] = deque()
         self._text_parts: list[str] = []
 
@@ -172,8 +174,9 @@ class FakeConnection:
                 await self.send_raw(frame)
 
     async def send_raw(self, text: str) -> None:
-        """Send one text frame as is (for misbehaviour)."""
-        await self._write(self.ws.send(ws_events.Message(data=text)))
+        """Send one text frame as is (for misbehaviour); dropped once closing."""
+        if self.ws.state is ConnectionState.OPEN:
+            await self._write(self.ws.send(ws_events.Message(data=text)))
 
     async def close(self, code: int, reason: str = "") -> None:
         """Send a close frame; the socket ends when the client answers."""
@@ -187,10 +190,8 @@ class FakeConnection:
 
     async def _write(self, data: bytes) -> None:
         async with self._send_lock:
-            try:
+            with contextlib.suppress(anyio.BrokenResourceError, anyio.ClosedResourceError):
                 await self.stream.send(data)
-            except (anyio.BrokenResourceError, anyio.ClosedResourceError):
-                pass
 
     # The socket.
 
@@ -205,7 +206,9 @@ class FakeConnection:
                         k.decode("latin-1").lower(): v.decode("latin-1")
                         for k, v in event.extra_headers
                     }
-                    self.request = HandshakeRequest(event.target, list(event.subprotocols), headers)
+                    self.request = HandshakeRequest(
+                        event.target, list(event.subprotocols), headers
+                    )
         server = self.server
         if server.reject_status is not None:
             await self._write(
@@ -295,10 +298,8 @@ class FakeServer:
             self._notify()
             async with anyio.create_task_group() as tg:
                 tg.start_soon(conn.read_loop)
-                try:
+                with contextlib.suppress(ClientGone, RemoteProtocolError):
                     await self.handler(conn)
-                except (ClientGone, RemoteProtocolError):
-                    pass
                 await conn.finished.wait()
                 tg.cancel_scope.cancel()
         except (anyio.EndOfStream, anyio.BrokenResourceError, anyio.ClosedResourceError):
@@ -397,7 +398,7 @@ async def serve_operations(conn: FakeConnection, init_payload: JsonObject | None
         tg.cancel_scope.cancel()
 
 
-TWO_ERRORS = [
+TWO_ERRORS: list[JsonObject] = [
     {"message": "first problem", "locations": [{"line": 1, "column": 3}]},
     {"message": "second problem"},
 ]
