@@ -22,6 +22,7 @@ import socket
 import sys
 import threading
 from collections.abc import AsyncGenerator
+from typing import Any
 
 import django
 from django.conf import settings
@@ -36,14 +37,14 @@ if not settings.configured:
     )
     django.setup()
 
-import strawberry  # noqa: E402 (Django must be configured first)
-import uvicorn  # noqa: E402
-from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from django.urls import re_path  # noqa: E402
-from strawberry.channels import GraphQLWSConsumer  # noqa: E402
-from strawberry.exceptions import ConnectionRejectionError  # noqa: E402
-from strawberry.scalars import JSON  # noqa: E402
-from strawberry.types import Info  # noqa: E402
+import strawberry
+import uvicorn
+from channels.routing import ProtocolTypeRouter, URLRouter
+from django.urls import re_path
+from strawberry.channels import GraphQLWSConsumer
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.scalars import JSON
+from strawberry.types import Info
 
 # Queues of the `stopped` subscriptions: each gets the name of every `ticks`
 # stream the server closes, so a test can await the end of a cancelled one.
@@ -74,7 +75,7 @@ class Query:
 
     @strawberry.field
     def connection_params(self, info: Info) -> JSON:
-        return info.context.get("connection_params")
+        return JSON(info.context.get("connection_params"))
 
     @strawberry.field
     def header(self, info: Info, name: str) -> str | None:
@@ -121,10 +122,9 @@ class Subscription:
 
     @strawberry.subscription
     async def context(self, info: Info, header: str) -> AsyncGenerator[JSON, None]:
-        yield {
-            "params": info.context.get("connection_params"),
-            "header": _header(info, header),
-        }
+        yield JSON(
+            {"params": info.context.get("connection_params"), "header": _header(info, header)}
+        )
 
     @strawberry.subscription
     async def breaks(self) -> AsyncGenerator[int, None]:
@@ -135,8 +135,8 @@ class Subscription:
 schema = strawberry.Schema(query=Query, mutation=Mutation, subscription=Subscription)
 
 
-class AuthConsumer(GraphQLWSConsumer):  # type: ignore[misc]
-    async def on_ws_connect(self, context: dict[str, object]) -> dict[str, object]:
+class AuthConsumer(GraphQLWSConsumer):
+    async def on_ws_connect(self, context: Any) -> dict[str, object]:
         params = context.get("connection_params") or {}
         if not isinstance(params, dict) or params.get("token") != "secret":
             raise ConnectionRejectionError({"message": "bad token"})

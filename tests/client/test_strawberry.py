@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import anyio
 import pytest
-
 from gqlws_client import (
     ConnectionRejectedError,
     GraphqlWsClient,
@@ -55,18 +54,20 @@ async def test_cancel_stops_the_server_stream(
 ) -> None:
     transport = make_transport(f"{strawberry_url}/graphql")
     with anyio.fail_after(TIMEOUT):
-        async with GraphqlWsClient(transport, subprotocol=subprotocol) as client:
-            async with client.subscribe("subscription { stopped }") as stopped:
-                assert await stopped.__anext__() == {"data": {"stopped": "listening"}}
-                ticks = []
-                async for result in client.subscribe('subscription { ticks(name: "t1") }'):
-                    ticks.append(result)
-                    if len(ticks) == 3:
-                        break
-                assert ticks == [{"data": {"ticks": i}} for i in range(3)]
-                # Leaving the loop sent `complete` / `stop`: the server closed
-                # the stream (its `finally` ran).
-                assert await stopped.__anext__() == {"data": {"stopped": "t1"}}
+        async with (
+            GraphqlWsClient(transport, subprotocol=subprotocol) as client,
+            client.subscribe("subscription { stopped }") as stopped,
+        ):
+            assert await stopped.__anext__() == {"data": {"stopped": "listening"}}
+            ticks = []
+            async for result in client.subscribe('subscription { ticks(name: "t1") }'):
+                ticks.append(result)
+                if len(ticks) == 3:
+                    break
+            assert ticks == [{"data": {"ticks": i}} for i in range(3)]
+            # Leaving the loop sent `complete` / `stop`: the server closed
+            # the stream (its `finally` ran).
+            assert await stopped.__anext__() == {"data": {"stopped": "t1"}}
 
 
 async def test_errors(
