@@ -156,7 +156,13 @@ class ClientConnection(Machine):
 
     def _on_ping(self, event: Event, now: float) -> list[Event]:
         assert isinstance(event, Ping)
-        self._queue(Pong(payload=event.payload))
+        try:
+            self._queue(Pong(payload=event.payload))
+        except (RecursionError, TypeError, ValueError):
+            # A payload the parser took but the serialiser refuses (nested
+            # near the recursion limit, or past a custom serialiser's depth
+            # limit): answer anyway, the echo is only a SHOULD (PROTOCOL.md).
+            self._queue(Pong())
         return [event]
 
     def _on_pong(self, event: Event, now: float) -> list[Event]:

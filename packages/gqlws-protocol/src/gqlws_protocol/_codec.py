@@ -37,10 +37,10 @@ JsonLoads = Callable[[str], object]
 JsonDumps = Callable[[object], str]
 
 # A prebuilt encoder keeps `json.dumps` on its fast C path while writing
-# compact separators and raw UTF-8 (a text frame carries Unicode anyway).
-_compact_dumps: JsonDumps = json.JSONEncoder(
-    separators=(",", ":"), ensure_ascii=False, check_circular=False
-).encode
+# compact separators. Non-ASCII is escaped: a peer's `"\ud800"` decodes to a
+# lone surrogate, which raw output would carry into a text frame that cannot
+# be encoded as UTF-8 (echoed in a pong, or in a result echoing a variable).
+_compact_dumps: JsonDumps = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
 
 
 class Subprotocol(str, Enum):
@@ -72,7 +72,8 @@ class DecodeError(Exception):
     def __init__(self, message: str, *, id: str | None = None) -> None:
         super().__init__(message)
         self.id = id
-        #: The message's `type` when it was a string, else None.
+        #: The message's `type` when its decoder rejected the message (a
+        #: known type with bad fields), else None.
         self.wire_type: str | None = None
 
 
@@ -199,8 +200,15 @@ def _encode_next(wire_type: str) -> _Encoder:
     return encode
 
 
+def _no_errors(event: Error) -> NoReturn:
+    # `Error.errors` holds at least one error (PROTOCOL.md: "non-empty array").
+    raise LocalProtocolError(f"an Error for operation {event.id!r} needs at least one error")
+
+
 def _encode_error(event: Event, dumps: JsonDumps) -> str:
     assert isinstance(event, Error)
+    if not event.errors:
+        _no_errors(event)
     return dumps({"type": "error", "id": event.id, "payload": list(event.errors)})
 
 
@@ -209,6 +217,8 @@ def _encode_legacy_error(event: Event, dumps: JsonDumps) -> str:
     # one stays the object (Apollo clients read its `message`) and the whole
     # list rides along under `errors`, so nothing is lost.
     assert isinstance(event, Error)
+    if not event.errors:
+        _no_errors(event)
     first = dict(event.errors[0])
     if len(event.errors) > 1:
         first["errors"] = list(event.errors)
@@ -348,8 +358,9 @@ class Codec:
         subprotocol: the dialect.
         role: the side this codec works for.
         loads: the JSON parser (default `json.loads`).
-        dumps: the JSON serialiser (default compact `json` without ASCII
-            escaping); it must return `str`.
+        dumps: the JSON serialiser (default compact `json`, non-ASCII
+            escaped); it must return `str` that encodes as UTF-8 (escape
+            lone surrogates).
     """
 
     __slots__ = ("_decoders", "_dumps", "_encoders", "_loads", "_wrong_way", "role", "subprotocol")

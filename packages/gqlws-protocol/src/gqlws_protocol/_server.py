@@ -158,7 +158,13 @@ class ServerConnection(Machine):
 
     def _on_ping(self, event: Event, now: float) -> list[Event]:
         assert isinstance(event, Ping)
-        self._queue(Pong(payload=event.payload))
+        try:
+            self._queue(Pong(payload=event.payload))
+        except (RecursionError, TypeError, ValueError):
+            # A payload the parser took but the serialiser refuses (nested
+            # near the recursion limit, or past a custom serialiser's depth
+            # limit): answer anyway, the echo is only a SHOULD (PROTOCOL.md).
+            self._queue(Pong())
         return [event]
 
     def _on_pong(self, event: Event, now: float) -> list[Event]:
@@ -257,8 +263,10 @@ class ServerConnection(Machine):
 
     def _send_end(self, event: Event, now: float) -> list[Event]:
         assert isinstance(event, (Error, Complete))
-        if self._operations.pop(event.id, None) is not None:
+        if event.id in self._operations:
+            # Encode first: a refused event (LocalProtocolError) changes nothing.
             self._queue(event)
+            del self._operations[event.id]
         return []
 
     _RECEIVE: ClassVar[_Table] = {
