@@ -536,3 +536,20 @@ async def test_trio_transport_must_be_entered(anyio_backend: str) -> None:
     async with transport:
         with pytest.raises(RuntimeError, match="already entered"):
             await transport.__aenter__()
+
+
+async def test_cancelled_while_connecting(make_transport: TransportFactory) -> None:
+    async def never_ack(conn: FakeConnection) -> None:
+        await anyio.sleep_forever()
+
+    with anyio.fail_after(TIMEOUT):
+        async with serve(never_ack) as server:
+            client = GraphqlWsClient(make_transport(server.url))
+            with anyio.move_on_after(0.1) as scope:
+                async with client:
+                    pytest.fail("connected without an ack")
+            assert scope.cancelled_caught
+            assert client.closed
+            conn = server.connections[0]
+            await conn.finished.wait()
+            assert conn.client_close is not None

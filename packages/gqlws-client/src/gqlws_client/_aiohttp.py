@@ -7,6 +7,7 @@ import ssl as _ssl
 from collections.abc import Mapping, Sequence
 
 import aiohttp
+import anyio
 
 from ._errors import ConnectionClosedError, ConnectionLostError, ConnectionRejectedError
 from ._transport import GraphqlWsTransport, cookie_header
@@ -132,14 +133,18 @@ class GraphqlWsTransportAiohttp(GraphqlWsTransport):
         ws, self._ws = self._ws, None
         if ws is None or ws.closed:
             return
-        try:
-            await ws.close(code=code, message=reason.encode())
-        except (aiohttp.ClientError, OSError) as exc:
-            logger.debug("closing the websocket failed: %r", exc)
+        # Shielded: a cancelled task still closes its socket (aiohttp bounds
+        # the wait for the server's close frame).
+        with anyio.CancelScope(shield=True):
+            try:
+                await ws.close(code=code, message=reason.encode())
+            except (aiohttp.ClientError, OSError) as exc:
+                logger.debug("closing the websocket failed: %r", exc)
 
     async def aclose(self) -> None:
         """Close the socket and the session this transport made."""
         await self.close(1000)
         session, self._session = self._session, None
         if session is not None and self._own_session:
-            await session.close()
+            with anyio.CancelScope(shield=True):
+                await session.close()

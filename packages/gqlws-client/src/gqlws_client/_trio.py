@@ -184,7 +184,10 @@ class GraphqlWsTransportTrio(GraphqlWsTransport):
             return
         self._close_code = (code, reason)
         close_requested.set()
-        await done.wait()
+        # Shielded: a cancelled task still closes its socket; the holding task
+        # bounds the closing handshake.
+        with trio.CancelScope(shield=True):
+            await done.wait()
 
 
 def _closed(exc: trio_websocket.ConnectionClosed) -> ConnectionClosedError:
