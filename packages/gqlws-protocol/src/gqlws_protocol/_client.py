@@ -27,6 +27,7 @@ __all__ = ["ClientConnection"]
 _IDLE = ConnectionState.IDLE
 _INITIALIZING = ConnectionState.INITIALIZING
 _READY = ConnectionState.READY
+_CLOSED = ConnectionState.CLOSED
 _OPEN = (_IDLE, _INITIALIZING, _READY)
 
 # Per-operation bookkeeping in `_operations`.
@@ -75,19 +76,15 @@ class ClientConnection(Machine):
 
     def next_deadline(self) -> float | None:
         """When `handle_timeout` must next be called, or None for never."""
-        if self._state is ConnectionState.CLOSED:
+        if self._state is _CLOSED:
             return None
-        deadlines = [
-            d
-            for d in (
-                self._ack_deadline,
-                self._ping_deadline,
-                self._pong_deadline,
-                self._ka_deadline,
-            )
-            if d is not None
-        ]
-        return min(deadlines) if deadlines else None
+        # The earliest armed deadline, without building a list: adapters call
+        # this after every flush.
+        deadline = self._ack_deadline
+        for candidate in (self._ping_deadline, self._pong_deadline, self._ka_deadline):
+            if candidate is not None and (deadline is None or candidate < deadline):
+                deadline = candidate
+        return deadline
 
     def handle_timeout(self, now: float) -> list[Event]:
         """Act on every deadline that has passed by `now`.
@@ -96,7 +93,7 @@ class ClientConnection(Machine):
             `[ConnectionClosed]` when a timeout closed the connection (4504
             without an ack, 4499 without pong or `ka`), else `[]`.
         """
-        if self._state is ConnectionState.CLOSED:
+        if self._state is _CLOSED:
             return []
         cfg = self.config
         if self._ack_deadline is not None and now >= self._ack_deadline:
@@ -131,7 +128,7 @@ class ClientConnection(Machine):
         On graphql-ws a `connection_terminate` message goes first, as the
         legacy protocol asks. A no-op when already closed.
         """
-        if self._state is ConnectionState.CLOSED:
+        if self._state is _CLOSED:
             return
         if self._legacy:
             self._queue(ConnectionClosed(code=code, reason=reason))
@@ -187,7 +184,7 @@ class ClientConnection(Machine):
     # Sending.
 
     def _check_send(self, event: Event) -> _Handler | None:
-        if self._state is ConnectionState.CLOSED and isinstance(event, Subscribe):
+        if self._state is _CLOSED and isinstance(event, Subscribe):
             raise LocalProtocolError(f"cannot subscribe {event.id!r}: the connection is closed")
         return super()._check_send(event)
 
