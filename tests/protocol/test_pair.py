@@ -9,23 +9,28 @@ from gqlws_protocol import (
     ClientConfig,
     ClientConnection,
     CloseFrame,
+    Codec,
     Complete,
     ConnectionAck,
     ConnectionClosed,
     ConnectionInit,
     ConnectionRejected,
     ConnectionState,
+    DecodeError,
     Error,
+    LocalProtocolError,
     Next,
     Ping,
     Pong,
+    RemoteProtocolError,
+    Role,
     ServerConfig,
     ServerConnection,
     Subprotocol,
     Subscribe,
 )
 
-from .helpers import DIALECTS, LEGACY, MODERN, Wire
+from .helpers import DIALECTS, LEGACY, MODERN, RESULT, START, Wire, client_in, server_in
 
 READY = ConnectionState.READY
 CLOSED = ConnectionState.CLOSED
@@ -190,6 +195,169 @@ def test_subscribe_before_the_ack_is_delivered_after_it(subprotocol: Subprotocol
     assert wire.pump(2.0) == ([ConnectionAck()], [Subscribe(id="early", query="{ a }")])
 
 
+def _circular() -> dict[str, object]:
+    loop: dict[str, object] = {}
+    loop["self"] = loop
+    return loop
+
+
+@pytest.mark.parametrize("state", [ConnectionState.IDLE, ConnectionState.INITIALIZING])
+@pytest.mark.parametrize(
+    ("variables", "cause"),
+    [
+        ({"x": object()}, TypeError),
+        ({"x": float("nan")}, ValueError),
+        ({"x": float("inf")}, ValueError),
+        (_circular(), RecursionError),
+    ],
+    ids=["object", "nan", "inf", "circular"],
+)
+@pytest.mark.parametrize("subprotocol", DIALECTS)
+def test_unencodable_subscribe_before_the_ack_fails_at_send_and_claims_no_id(
+    subprotocol: Subprotocol,
+    variables: dict[str, object],
+    cause: type[Exception],
+    state: ConnectionState,
+) -> None:
+    wire = _wire(subprotocol)
+    if state is ConnectionState.INITIALIZING:
+        wire.client.send(ConnectionInit())
+    with pytest.raises(LocalProtocolError, match="cannot encode Subscribe") as info:
+        wire.client.send(Subscribe(id="early", query="{ a }", variables=variables))
+    assert isinstance(info.value.__cause__, cause)
+    # Nothing claimed, nothing held: the id is free and the connection unharmed.
+    assert wire.client.active_operations == frozenset()
+    assert wire.client.state is state
+    wire.client.send(Subscribe(id="early", query="{ a }", variables={"x": 1}))
+    assert wire.client.active_operations == frozenset({"early"})
+    if state is ConnectionState.IDLE:
+        wire.client.send(ConnectionInit())
+    assert wire.pump(1.0) == ([], [ConnectionInit()])
+    wire.server.send(ConnectionAck())
+    # Only the valid subscribe goes out after the ack.
+    assert wire.pump(2.0) == (
+        [ConnectionAck()],
+        [Subscribe(id="early", query="{ a }", variables={"x": 1})],
+    )
+    assert wire.server.active_operations == frozenset({"early"})
+
+
+@pytest.mark.parametrize("subprotocol", DIALECTS)
+def test_held_subscribe_is_encoded_when_sent_not_at_the_ack(subprotocol: Subprotocol) -> None:
+    # The variables change after `send()`: the frame keeps what was sent.
+    variables: dict[str, object] = {"x": 1}
+    wire = _wire(subprotocol)
+    wire.client.send(ConnectionInit())
+    wire.client.send(Subscribe(id="early", query="{ a }", variables=variables))
+    variables["x"] = object()
+    wire.pump(1.0)
+    wire.server.send(ConnectionAck())
+    assert wire.pump(2.0) == (
+        [ConnectionAck()],
+        [Subscribe(id="early", query="{ a }", variables={"x": 1})],
+    )
+
+
+def test_both_ping_schedules_count_from_the_ack() -> None:
+    wire = _wire(
+        MODERN,
+        server_config=ServerConfig(init_timeout=None, ping_interval=10),
+        client_config=ClientConfig(ack_timeout=None, ping_interval=10),
+        now=0.0,
+    )
+    wire.client.send(ConnectionInit())
+    wire.pump(4.0)
+    # A slow on_connect hook: the ack reaches the client at 6. The server's
+    # latest time is the init's, 4.
+    wire.server.send(ConnectionAck())
+    assert wire.pump(6.0) == ([ConnectionAck()], [])
+    assert wire.server.next_deadline() == 14.0
+    assert wire.client.next_deadline() == 16.0
+    assert wire.tick(10.0) == ([], [])
+    assert wire.tick(14.0) == ([Ping()], [Pong()])
+    assert wire.tick(16.0) == ([Pong()], [Ping()])
+    assert wire.server.next_deadline() == 24.0
+    assert wire.client.next_deadline() == 26.0
+
+
+# A peer's huge garbage: the error texts stay short.
+
+_HUGE = "x" * 100_000
+_SHORT = 200
+
+#: Wrong types and ids that are huge; the frame is built per dialect and role.
+_GARBAGE: dict[str, tuple[str, object]] = {
+    "long-type": ("type", _HUGE),
+    "type-list": ("type", [_HUGE]),
+    "type-object": ("type", {"k": _HUGE}),
+    "id-list": ("id", [_HUGE]),
+    "id-object": ("id", {"k": _HUGE}),
+    "id-long-list": ("id", list(range(10_000))),
+    "id-big-int": ("id", int("9" * 4000)),
+}
+
+
+def _garbage(subprotocol: Subprotocol, role: Role, kind: str) -> str:
+    """A frame `role` receives whose type or id is huge and wrong."""
+    field, value = _GARBAGE[kind]
+    if role is Role.SERVER:
+        msg: dict[str, object] = {"type": START[subprotocol], "payload": {"query": "{ a }"}}
+    else:
+        msg = {"type": RESULT[subprotocol], "payload": {"data": None}}
+    msg["id"] = "1"
+    msg[field] = value
+    return json.dumps(msg)
+
+
+@pytest.mark.parametrize("kind", list(_GARBAGE))
+@pytest.mark.parametrize("role", [Role.SERVER, Role.CLIENT])
+@pytest.mark.parametrize("subprotocol", DIALECTS)
+def test_codec_error_text_for_a_huge_bad_type_or_id_stays_short(
+    subprotocol: Subprotocol, role: Role, kind: str
+) -> None:
+    with pytest.raises(DecodeError) as info:
+        Codec(subprotocol, role).decode(_garbage(subprotocol, role, kind))
+    message = str(info.value)
+    assert len(message) < _SHORT, message[:300]
+
+
+@pytest.mark.parametrize("kind", list(_GARBAGE))
+@pytest.mark.parametrize("subprotocol", DIALECTS)
+def test_server_error_text_for_a_huge_bad_type_or_id_stays_short(
+    subprotocol: Subprotocol, kind: str
+) -> None:
+    server = server_in(subprotocol, READY)
+    text = _garbage(subprotocol, Role.SERVER, kind)
+    if subprotocol is LEGACY:
+        # The legacy answer is an `error` message; the socket stays.
+        assert server.receive_text(text, 1.0) == []
+        [reply] = server.data_to_send()
+        assert isinstance(reply, str)
+        assert len(reply) < _SHORT, reply[:300]
+        assert server.state is READY
+    else:
+        with pytest.raises(RemoteProtocolError) as info:
+            server.receive_text(text, 1.0)
+        message = str(info.value)
+        assert len(message) < _SHORT, message[:300]
+        assert server.data_to_send() == [CloseFrame(4400, message)]
+
+
+@pytest.mark.parametrize("kind", list(_GARBAGE))
+@pytest.mark.parametrize("subprotocol", DIALECTS)
+def test_client_error_text_for_a_huge_bad_type_or_id_stays_short(
+    subprotocol: Subprotocol, kind: str
+) -> None:
+    client = client_in(subprotocol, READY)
+    with pytest.raises(RemoteProtocolError) as info:
+        client.receive_text(_garbage(subprotocol, Role.CLIENT, kind), 1.0)
+    message = str(info.value)
+    assert len(message) < _SHORT, message[:300]
+    [frame] = client.data_to_send()
+    assert isinstance(frame, CloseFrame)
+    assert frame.code == 4004
+
+
 def test_modern_pings_are_answered_both_ways() -> None:
     wire = _connected(MODERN)
     wire.client.send(Ping(payload={"c": 1}))
@@ -288,7 +456,10 @@ def test_ack_timeout_over_the_wire(subprotocol: Subprotocol) -> None:
 def test_modern_client_ping_answered_by_the_server_keeps_the_connection() -> None:
     client_config = ClientConfig(ack_timeout=None, ping_interval=10, pong_timeout=2)
     wire = _connected(MODERN, client_config=client_config)
-    for now in (10.0, 20.0, 30.0):
+    # The client got the ack at 1: pings at 11, 21, 31.
+    assert wire.tick(10.9) == ([], [])
+    for now in (11.0, 21.0, 31.0):
+        assert wire.client.next_deadline() == now
         client_events, server_events = wire.tick(now)
         assert server_events == [Ping()]
         assert client_events == [Pong()]
@@ -298,11 +469,11 @@ def test_modern_client_ping_answered_by_the_server_keeps_the_connection() -> Non
 def test_modern_client_ping_timeout_over_the_wire() -> None:
     client_config = ClientConfig(ack_timeout=None, ping_interval=10, pong_timeout=2)
     wire = _connected(MODERN, client_config=client_config)
-    wire.client.handle_timeout(10.0)
+    wire.client.handle_timeout(11.0)
     # The ping is lost on the way.
     assert wire.client.data_to_send() == ['{"type":"ping"}']
-    assert wire.tick(11.9) == ([], [])
-    client_events, server_events = wire.tick(12.0)
+    assert wire.tick(12.9) == ([], [])
+    client_events, server_events = wire.tick(13.0)
     [closed] = client_events
     assert isinstance(closed, ConnectionClosed)
     assert closed.code == 4499
@@ -312,12 +483,15 @@ def test_modern_client_ping_timeout_over_the_wire() -> None:
 def test_modern_server_ping_timeout_over_the_wire() -> None:
     server_config = ServerConfig(init_timeout=None, ping_interval=10, pong_timeout=2)
     wire = _connected(MODERN, server_config=server_config)
+    # Acked at 1 (the init's time): pings at 11, 21.
+    assert wire.tick(10.9) == ([], [])
     # Answered pings keep the connection.
-    assert wire.tick(10.0) == ([Ping()], [Pong()])
+    assert wire.tick(11.0) == ([Ping()], [Pong()])
     # A lost ping closes it with 1001.
-    wire.server.handle_timeout(20.0)
+    wire.server.handle_timeout(21.0)
     assert wire.server.data_to_send() == ['{"type":"ping"}']
-    client_events, server_events = wire.tick(22.0)
+    assert wire.tick(22.9) == ([], [])
+    client_events, server_events = wire.tick(23.0)
     [closed] = server_events
     assert isinstance(closed, ConnectionClosed)
     assert closed.code == 1001
@@ -336,13 +510,16 @@ def test_legacy_keepalive_feeds_the_client_watchdog() -> None:
     # The ack and the first `ka` arrive together.
     assert wire.pump(1.0) == ([ConnectionAck(), Pong()], [])
     assert wire.client.next_deadline() == 16.0
-    for now in (10.0, 20.0, 30.0):
+    # Acked at 1: the next `ka` goes out at 11, then every 10 s.
+    assert wire.server.next_deadline() == 11.0
+    assert wire.tick(10.9) == ([], [])
+    for now in (11.0, 21.0, 31.0):
         assert wire.tick(now) == ([Pong()], [])
         assert wire.client.next_deadline() == now + 15
     # The server goes silent (its timer is never fired again).
-    assert wire.client.handle_timeout(44.9) == []
-    [closed] = wire.client.handle_timeout(45.0)
+    assert wire.client.handle_timeout(45.9) == []
+    [closed] = wire.client.handle_timeout(46.0)
     assert isinstance(closed, ConnectionClosed)
     assert closed.code == 4499
-    _, server_events = wire.pump(45.0)
+    _, server_events = wire.pump(46.0)
     assert server_events == [ConnectionClosed(code=4499, reason=closed.reason)]

@@ -9,7 +9,7 @@ same loop: feed, act on the events, flush `data_to_send()`, re-arm the timer.
 from __future__ import annotations
 
 from ._client import ClientConnection
-from ._codec import Codec, JsonDumps, JsonLoads, Role, Subprotocol
+from ._codec import Codec, DecodeError, JsonDumps, JsonLoads, Role, Subprotocol
 from ._config import ClientConfig, ServerConfig
 from ._errors import CloseCode, LocalProtocolError, ProtocolError, RemoteProtocolError
 from ._events import (
@@ -45,6 +45,7 @@ __all__ = [
     "ConnectionInit",
     "ConnectionRejected",
     "ConnectionState",
+    "DecodeError",
     "Error",
     "Event",
     "Frame",

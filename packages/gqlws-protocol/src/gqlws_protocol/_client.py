@@ -63,8 +63,10 @@ class ClientConnection(Machine):
     ) -> None:
         self.config = config or ClientConfig()
         super().__init__(subprotocol, self.config.json_loads, self.config.json_dumps)
+        self._now = now
         cfg = self.config
-        self._held: list[Subscribe] = []
+        # Operations requested before the ack: (id, encoded frame).
+        self._held: list[tuple[str, str]] = []
         self._ack_deadline = None if cfg.ack_timeout is None else now + cfg.ack_timeout
         # The legacy protocol has no client ping; its liveness is the server's `ka`.
         ping = None if self._legacy else cfg.ping_interval
@@ -95,6 +97,7 @@ class ClientConnection(Machine):
         """
         if self._state is _CLOSED:
             return []
+        self._now = now
         cfg = self.config
         if self._ack_deadline is not None and now >= self._ack_deadline:
             return self._closing(
@@ -139,10 +142,14 @@ class ClientConnection(Machine):
     def _on_ack(self, event: Event, now: float) -> list[Event]:
         self._state = _READY
         self._ack_deadline = None
+        if self._ping_deadline is not None:
+            # Client pings count from the ack.
+            assert self.config.ping_interval is not None
+            self._ping_deadline = now + self.config.ping_interval
         held, self._held = self._held, []
-        for subscribe in held:
-            self._operations[subscribe.id] = _SENT
-            self._queue(subscribe)
+        for op_id, text in held:
+            self._operations[op_id] = _SENT
+            self._outbox.append(text)
         return [event]
 
     def _on_rejected(self, event: Event, now: float) -> list[Event]:
@@ -155,7 +162,7 @@ class ClientConnection(Machine):
         assert isinstance(event, Ping)
         try:
             self._queue(Pong(payload=event.payload))
-        except (RecursionError, TypeError, ValueError):
+        except LocalProtocolError:
             # A payload the parser took but the serialiser refuses (nested
             # near the recursion limit, or past a custom serialiser's depth
             # limit): answer anyway, the echo is only a SHOULD (PROTOCOL.md).
@@ -202,8 +209,10 @@ class ClientConnection(Machine):
 
     def _send_early_subscribe(self, event: Event, now: float) -> list[Event]:
         assert isinstance(event, Subscribe)
+        # Encoded now, so a payload JSON refuses fails here, not at the ack.
+        text = self._encode(event)
         self._claim_id(event, _HELD)
-        self._held.append(event)
+        self._held.append((event.id, text))
         return []
 
     def _send_subscribe(self, event: Event, now: float) -> list[Event]:
@@ -218,7 +227,7 @@ class ClientConnection(Machine):
         if status == _SENT:
             self._queue(event)
         elif status == _HELD:
-            self._held = [s for s in self._held if s.id != event.id]
+            self._held = [held for held in self._held if held[0] != event.id]
         # Already ended by the server: the client sends nothing for it.
         return []
 

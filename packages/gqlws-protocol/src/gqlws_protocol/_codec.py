@@ -9,6 +9,7 @@ dialect follows subscriptions-transport-ws PROTOCOL.md.
 from __future__ import annotations
 
 import json
+import reprlib
 from collections.abc import Callable, Mapping
 from dataclasses import fields
 from enum import Enum
@@ -41,7 +42,9 @@ JsonDumps = Callable[[object], str]
 # compact separators. Non-ASCII is escaped: a peer's `"\ud800"` decodes to a
 # lone surrogate, which raw output would carry into a text frame that cannot
 # be encoded as UTF-8 (echoed in a pong, or in a result echoing a variable).
-_compact_dumps: JsonDumps = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
+_compact_dumps: JsonDumps = json.JSONEncoder(
+    separators=(",", ":"), check_circular=False, allow_nan=False
+).encode
 
 
 class Subprotocol(str, Enum):
@@ -76,6 +79,15 @@ class DecodeError(Exception):
         #: The message's `type` when its decoder rejected the message (a
         #: known type with bad fields), else None.
         self.wire_type: str | None = None
+
+
+_reprs = reprlib.Repr()
+_reprs.maxstring = _reprs.maxother = 40
+
+
+def _short(value: object) -> str:
+    """`repr(value)`, cut: error texts must not grow with the input."""
+    return _reprs.repr(value)
 
 
 def _fail(message: str, id: str | None = None) -> NoReturn:
@@ -144,7 +156,7 @@ def _id(msg: Mapping[str, object]) -> str:
     value = msg.get("id")
     if type(value) is str and value:
         return value
-    _fail(f"{msg['type']!r} message needs an 'id' that is a non-empty string, got {value!r}")
+    _fail(f"{msg['type']!r} message needs an 'id' that is a non-empty string, got {_short(value)}")
 
 
 def _subscribe(msg: Mapping[str, object]) -> Subscribe:
@@ -466,11 +478,11 @@ class Codec:
             op_id = msg.get("id")
             op_id = op_id if type(op_id) is str and op_id else None
             if type(wire_type) is not str or not wire_type:
-                _fail(f"message 'type' must be a non-empty string, got {wire_type!r}", op_id)
+                _fail(f"message 'type' must be a non-empty string, got {_short(wire_type)}", op_id)
             if wire_type in self._wrong_way:
                 peer = "client" if self.role is Role.SERVER else "server"
-                _fail(f"a {peer} may not send {wire_type!r} messages", op_id)
-            _fail(f"unknown message type {wire_type!r} for {self.subprotocol.value}", op_id)
+                _fail(f"a {peer} may not send {_short(wire_type)} messages", op_id)
+            _fail(f"unknown message type {_short(wire_type)} for {self.subprotocol.value}", op_id)
 
     def encode(self, event: Event) -> str:
         """Serialise one event this side may send.

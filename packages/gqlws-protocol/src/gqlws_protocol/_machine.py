@@ -76,6 +76,9 @@ class Machine:
         self._state = ConnectionState.IDLE
         # Active operation ids; the value is machine-specific bookkeeping.
         self._operations: dict[str, int] = {}
+        # The latest time the adapter gave (construction, receive_text,
+        # handle_timeout): what `send()` schedules from, since it takes none.
+        self._now = 0.0
 
     @property
     def subprotocol(self) -> Subprotocol:
@@ -112,6 +115,7 @@ class Machine:
         if self._state is _CLOSED:
             # Frames that crossed our close on the wire.
             return []
+        self._now = now
         try:
             event = self._codec.decode(text)
         except DecodeError as exc:
@@ -175,7 +179,18 @@ class Machine:
         self._fail(self._BAD_MESSAGE_CODE, str(exc))
 
     def _queue(self, event: Event) -> None:
-        self._outbox.append(self._codec.encode(event))
+        self._outbox.append(self._encode(event))
+
+    def _encode(self, event: Event) -> str:
+        try:
+            return self._codec.encode(event)
+        except LocalProtocolError:
+            raise
+        except (TypeError, ValueError, RecursionError) as exc:
+            # A payload the JSON serialiser refuses is the caller's mistake.
+            raise LocalProtocolError(
+                f"cannot encode {type(event).__name__} as JSON: {exc}"
+            ) from exc
 
     def _close(self, code: int, reason: str) -> None:
         self._outbox.append(CloseFrame(code, limit_close_reason(reason)))
@@ -222,4 +237,4 @@ class Machine:
         """
         handler = self._check_send(event)
         if handler is not None:
-            handler(self, event, 0.0)
+            handler(self, event, self._now)

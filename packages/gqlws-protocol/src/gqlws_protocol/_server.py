@@ -64,6 +64,7 @@ class ServerConnection(Machine):
     ) -> None:
         self.config = config or ServerConfig()
         super().__init__(subprotocol, self.config.json_loads, self.config.json_dumps)
+        self._now = now
         cfg = self.config
         self._init_deadline = None if cfg.init_timeout is None else now + cfg.init_timeout
         self._ping_deadline = None if cfg.ping_interval is None else now + cfg.ping_interval
@@ -97,6 +98,7 @@ class ServerConnection(Machine):
         """
         if self._state is _CLOSED:
             return []
+        self._now = now
         if self._init_deadline is not None and now >= self._init_deadline:
             self._init_deadline = None
             if self._state is _IDLE:
@@ -162,7 +164,7 @@ class ServerConnection(Machine):
         assert isinstance(event, Ping)
         try:
             self._queue(Pong(payload=event.payload))
-        except (RecursionError, TypeError, ValueError):
+        except LocalProtocolError:
             # A payload the parser took but the serialiser refuses (nested
             # near the recursion limit, or past a custom serialiser's depth
             # limit): answer anyway, the echo is only a SHOULD (PROTOCOL.md).
@@ -228,11 +230,16 @@ class ServerConnection(Machine):
     # Sending: (state, event type) -> handler.
 
     def _send_ack(self, event: Event, now: float) -> list[Event]:
-        self._state = _READY
         self._queue(event)
-        if self._legacy and self.config.ping_interval is not None:
-            # Legacy servers send the first `ka` right after the ack.
-            self._queue(Pong())
+        self._state = _READY
+        interval = self.config.ping_interval
+        if interval is not None:
+            # Pings count from the ack (`now` is the time of the last frame
+            # received, the `connection_init`).
+            self._ping_deadline = now + interval
+            if self._legacy:
+                # Legacy servers send the first `ka` right after the ack.
+                self._queue(Pong())
         return []
 
     def _send_reject(self, event: Event, now: float) -> list[Event]:
