@@ -46,9 +46,9 @@ class ClientConnection(Machine):
     Args:
         subprotocol: the subprotocol the server selected.
         config: timers; default `ClientConfig()`.
-        now: the current time in seconds; the ack timeout and the ping
-            schedule count from it, so create the machine when the socket
-            opens.
+        now: the current time in seconds; the ack timeout counts from it,
+            so create the machine when the socket opens. Pings count from
+            the ack.
     """
 
     _role = Role.CLIENT
@@ -217,8 +217,10 @@ class ClientConnection(Machine):
 
     def _send_subscribe(self, event: Event, now: float) -> list[Event]:
         assert isinstance(event, Subscribe)
+        # Encode first: a refused event (LocalProtocolError) claims no id.
+        text = self._encode(event)
         self._claim_id(event, _SENT)
-        self._queue(event)
+        self._outbox.append(text)
         return []
 
     def _send_complete(self, event: Event, now: float) -> list[Event]:

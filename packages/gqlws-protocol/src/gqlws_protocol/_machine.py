@@ -140,6 +140,7 @@ class Machine:
         """
         if self._state is _CLOSED:
             return []
+        self._now = now
         return self._bad_message(
             DecodeError(f"binary frames are not allowed ({len(data)} bytes); send JSON as text")
         )

@@ -47,9 +47,9 @@ class ServerConnection(Machine):
     Args:
         subprotocol: the negotiated subprotocol (see `negotiate`).
         config: timers and limits; default `ServerConfig()`.
-        now: the current time in seconds; the init timeout and the ping
-            schedule count from it, so create the machine when the socket
-            opens.
+        now: the current time in seconds; the init timeout counts from it,
+            so create the machine when the socket opens. Pings count from
+            the ack (from the time of the last frame received before it).
     """
 
     _role = Role.SERVER
@@ -262,9 +262,10 @@ class ServerConnection(Machine):
                 f"operation {event.id!r} is not a subscription and already sent its "
                 "result; call subscription_active() first for streams"
             )
+        # Encode first: a refused event (LocalProtocolError) changes nothing.
+        self._queue(event)
         if status == _PENDING:
             self._operations[event.id] = _ANSWERED
-        self._queue(event)
         return []
 
     def _send_end(self, event: Error | Complete, now: float) -> list[Event]:

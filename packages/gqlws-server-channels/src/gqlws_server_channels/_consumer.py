@@ -36,6 +36,7 @@ from graphql import (
     ASTValidationRule,
     DocumentNode,
     ExecutionResult,
+    GraphQLError,
     GraphQLSchema,
     MiddlewareManager,
     OperationType,
@@ -667,12 +668,16 @@ class GraphqlWsConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
 
     def _log_errors(self, op_id: str, result: ExecutionResult) -> None:
         for error in result.errors or ():
+            original = error.original_error
+            # A GraphQLError raised on purpose is an answer, not a failure:
+            # no traceback for it.
+            unexpected = original is not None and not isinstance(original, GraphQLError)
             log.warning(
                 "%s: operation %r: %s",
                 self._name,
                 op_id,
                 error.message,
-                exc_info=error.original_error,
+                exc_info=original if unexpected else None,
             )
 
     def _start_drain(self, record: _Subscription) -> asyncio.Task[None]:

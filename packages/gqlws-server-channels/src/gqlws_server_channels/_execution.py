@@ -278,9 +278,28 @@ def make_offload_middleware(
             inline = decisions[next_] = _is_inline(next_)
         if inline:
             return next_(root, info, **args)
-        return run_sync(executor(), next_, root, info, **args)
+        return Deferred(run_sync, executor(), next_, root, info, **args)
 
     return offload_sync_resolvers
+
+
+class Deferred:
+    """An awaitable that creates its coroutine only when awaited.
+
+    graphql-core gathers field results a loop step after the resolvers
+    returned them; an operation cancelled in between (the client completed
+    it, or left) would drop coroutines never awaited, each with a warning.
+    """
+
+    __slots__ = ("_args", "_func", "_kwargs")
+
+    def __init__(self, func: Callable[..., Any], /, *args: object, **kwargs: object) -> None:
+        self._func = func
+        self._args = args
+        self._kwargs = kwargs
+
+    def __await__(self) -> Any:
+        return self._func(*self._args, **self._kwargs).__await__()
 
 
 def _call_with_db_hygiene(

@@ -20,7 +20,7 @@ from graphene.utils.get_unbound_function import get_unbound_function
 from graphene.utils.props import props
 from graphql import GraphQLError
 
-from ._execution import call_user
+from ._execution import Deferred, call_user
 from ._serializer import Serializer
 
 if TYPE_CHECKING:
@@ -314,12 +314,7 @@ class Subscription(graphene.ObjectType):  # type: ignore[misc]
         publish = cls._meta.publish
         assert publish is not None
 
-        async def resolve(root: object, info: Any, **args: Any) -> Any:
-            if not isinstance(root, Notification):
-                raise GraphQLError(
-                    f"subscription {cls.__name__} is served over WebSocket by "
-                    "GraphqlWsConsumer only"
-                )
+        async def run(root: Notification, info: Any, **args: Any) -> Any:
             consumer: GraphqlWsConsumer = info.context._gqlws_consumer
             result = await call_user(
                 consumer._gqlws_executor(), publish, root.payload, info, **args
@@ -328,6 +323,16 @@ class Subscription(graphene.ObjectType):  # type: ignore[misc]
                 root.skip = True
                 return None
             return result
+
+        def resolve(root: object, info: Any, **args: Any) -> Deferred:
+            if not isinstance(root, Notification):
+                raise GraphQLError(
+                    f"subscription {cls.__name__} is served over WebSocket by "
+                    "GraphqlWsConsumer only"
+                )
+            # Deferred: nothing to clean up if the notification is cancelled
+            # before graphql-core awaits it.
+            return Deferred(run, root, info, **args)
 
         resolve._gqlws_inline = True  # type: ignore[attr-defined]
         return resolve
