@@ -19,7 +19,7 @@ README = "packages/gqlws-server-channels/README.md"
 def readme() -> dict[str, Any]:
     namespace: dict[str, Any] = {"__name__": "server_readme"}
     blocks = code_blocks(README)
-    assert len(blocks) == 3
+    assert len(blocks) == 5
     for block in blocks:
         exec(compile(block, README, "exec"), namespace)
     return namespace
@@ -65,6 +65,34 @@ async def test_readme_server_serves_and_broadcasts(readme: dict[str, Any]) -> No
     await readme["from_async_code"]()
     assert (await comm.receive_json_from())["payload"]["data"]["onMessage"]["text"] == "hi"
     assert await comm.receive_json_from() == {"type": "complete", "id": "s"}
+    await comm.disconnect()
+
+
+def test_readme_redis_settings_name_real_layers(readme: dict[str, Any]) -> None:
+    from django.utils.module_loading import import_string
+
+    backend = readme["CHANNEL_LAYERS"]["default"]["BACKEND"]
+    assert import_string(backend).__name__ == "RedisChannelLayer"
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+@override_settings(ALLOWED_HOSTS=["testserver"])
+async def test_readme_management_command_broadcasts(readme: dict[str, Any]) -> None:
+    comm = await _connect(readme["application"])
+    await comm.send_json_to({"type": "connection_init"})
+    assert await comm.receive_json_from() == {"type": "connection_ack"}
+    query = 'subscription { onMessage(room: "ops") { text } }'
+    await comm.send_json_to({"type": "subscribe", "id": "s", "payload": {"query": query}})
+    assert await comm.receive_json_from() == {"type": "next", "id": "s", "payload": {"data": None}}
+    command = readme["Command"]()
+    thread = threading.Thread(
+        target=command.handle, kwargs={"room": "ops", "text": "from a command"}
+    )
+    thread.start()
+    await asyncio.to_thread(thread.join)
+    message = await comm.receive_json_from()
+    assert message["payload"] == {"data": {"onMessage": {"text": "from a command"}}}
     await comm.disconnect()
 
 

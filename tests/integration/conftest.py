@@ -77,7 +77,8 @@ def _accepts(port: int) -> bool:
         return False
 
 
-def _stop(processes: list[subprocess.Popen[bytes]]) -> None:
+def stop_processes(processes: list[subprocess.Popen[bytes]]) -> None:
+    """Terminate the processes, kill those still alive after a grace period."""
     # All at once: the grace periods overlap.
     for process in processes:
         if process.poll() is None:
@@ -90,13 +91,26 @@ def _stop(processes: list[subprocess.Popen[bytes]]) -> None:
             process.wait(STOP_GRACE)
 
 
-def _start(kind: str, log_dir: Path) -> LiveServer:
+def start_server(
+    kind: str, log_dir: Path, *, env: dict[str, str] | None = None, name: str | None = None
+) -> LiveServer:
+    """Start a `kind` server process serving `asgi_app` (call
+    `wait_listening` before using it).
+
+    Args:
+        kind: "uvicorn" or "daphne".
+        log_dir: where its log file goes.
+        env: extra environment variables (the scale-out tests pick the
+            channel layer this way).
+        name: the log file's name; `kind` by default.
+    """
     port = _free_port()
-    log_path = log_dir / f"{kind}.log"
+    log_path = log_dir / f"{name or kind}.log"
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "tests.django_settings",
         "PYTHONUNBUFFERED": "1",
+        **(env or {}),
     }
     # A file, not a pipe: nobody reads while the tests run, and a full pipe
     # would block the server.
@@ -107,7 +121,8 @@ def _start(kind: str, log_dir: Path) -> LiveServer:
     return LiveServer(kind, port, log_path, process)
 
 
-def _wait_listening(live: LiveServer) -> None:
+def wait_listening(live: LiveServer) -> None:
+    """Return once `live` accepts connections; fail the test if it never does."""
     deadline = time.monotonic() + START_DEADLINE
     while not _accepts(live.port):
         if live.process.poll() is not None:
@@ -131,17 +146,17 @@ def server_processes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[
     started: dict[str, LiveServer] = {}
     try:
         for kind in KINDS:
-            started[kind] = _start(kind, log_dir)
+            started[kind] = start_server(kind, log_dir)
         yield started
     finally:
-        _stop([live.process for live in started.values()])
+        stop_processes([live.process for live in started.values()])
 
 
 @pytest.fixture(scope="session", params=KINDS)
 def server(request: pytest.FixtureRequest, server_processes: dict[str, LiveServer]) -> LiveServer:
     """A live server of each kind on 127.0.0.1, once it accepts connections."""
     live = server_processes[request.param]
-    _wait_listening(live)
+    wait_listening(live)
     return live
 
 
