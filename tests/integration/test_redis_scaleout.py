@@ -18,7 +18,9 @@ import textwrap
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
+import anyio
 import pytest
 import redis
 from gqlws_client import GraphqlWsClient, GraphqlWsTransportAiohttp
@@ -109,14 +111,14 @@ class Subscriber:
 
     async def texts(self, count: int) -> list[str]:
         texts = []
-        async with asyncio.timeout(20):
+        with anyio.fail_after(20):
             for _ in range(count):
-                result = await self.results.__anext__()
+                result: Any = await self.results.__anext__()
                 texts.append(result["data"]["onMessage"]["text"])
         return texts
 
     async def ended(self) -> bool:
-        async with asyncio.timeout(20):
+        with anyio.fail_after(20):
             try:
                 await self.results.__anext__()
             except StopAsyncIteration:
@@ -214,7 +216,7 @@ async def test_a_thousand_subscribers_joining_at_once(two_servers: list[LiveServ
     # (the most one connection may hold) and one to send from.
     async with open_clients([two_servers[0].url] * 6) as connections:
         subscribers = [Subscriber(connections[i % 10], room) for i, room in enumerate(rooms)]
-        async with asyncio.timeout(60):
+        with anyio.fail_after(60):
             await asyncio.gather(*(s.confirmed() for s in subscribers))
         # Each one is really in its group: a broadcast to a few rooms arrives.
         sender = connections[10]
