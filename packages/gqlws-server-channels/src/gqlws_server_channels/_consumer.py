@@ -71,6 +71,7 @@ log = logging.getLogger(__name__)
 
 _connection_ids = itertools.count(1)
 _executors: dict[type, ThreadPoolExecutor] = {}
+_configs: dict[tuple[object, ...], ServerConfig] = {}
 _layer_semaphores: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
     weakref.WeakKeyDictionary()
 )
@@ -116,7 +117,9 @@ class _Subscription:
         self.limit = limit
         self.groups = groups
         self.unsubscribed = unsubscribed
-        self.queue: collections.deque[Notification] = collections.deque()
+        # Created by the first notification and dropped once drained: an
+        # idle subscription keeps no buffer.
+        self.queue: collections.deque[Notification] | None = None
         self.task: asyncio.Task[None] | None = None
         # Set once the operation is set up and confirmed: notifications
         # wait in the queue until then.
@@ -138,7 +141,9 @@ class _Subscription:
         if self.closed:
             return
         queue = self.queue
-        if len(queue) >= self.limit:
+        if queue is None:
+            queue = self.queue = collections.deque()
+        elif len(queue) >= self.limit:
             queue.popleft()
             if self.limit > 1:
                 log.warning(
@@ -255,9 +260,11 @@ class GraphqlWsConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
         self._tasks: dict[str, asyncio.Task[None]] = {}
-        self._background: set[asyncio.Task[Any]] = set()
+        self._background: set[asyncio.Task[Any]] | None = None
         self._subscriptions: dict[str, _Subscription] = {}
-        self._groups: dict[str, set[_Subscription]] = {}
+        # Group -> this connection's subscriptions in it (usually one: a
+        # list is the smallest container).
+        self._groups: dict[str, list[_Subscription]] = {}
         self._joining: dict[str, asyncio.Task[None]] = {}
 
     # Hooks.
@@ -283,22 +290,35 @@ class GraphqlWsConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
     # Settings, derived once per connection.
 
     def _server_config(self) -> ServerConfig:
+        """The machine's config for these settings, shared by connections."""
         ping = (
             self.send_ping_every if self.send_ping_every is not None else self.send_keepalive_every
         )
         message = self.subscription_confirmation_message or {}
-        confirmation: dict[str, Any] = {"data": message.get("data")}
-        errors = message.get("errors")
-        if errors:
-            confirmation["errors"] = [format_error(e, mask=self.mask_errors) for e in errors]
-        return ServerConfig(
-            init_timeout=self.connection_init_wait_timeout or None,
-            ping_interval=ping or None,
-            pong_timeout=self.pong_timeout,
-            confirm_subscriptions=bool(self.confirm_subscriptions),
-            confirmation_payload=confirmation,
-            max_operations=self.max_operations,
+        key = (
+            ping,
+            self.pong_timeout,
+            self.connection_init_wait_timeout,
+            bool(self.confirm_subscriptions),
+            repr(message),
+            self.max_operations,
+            self.mask_errors,
         )
+        config = _configs.get(key)
+        if config is None:
+            confirmation: dict[str, Any] = {"data": message.get("data")}
+            errors = message.get("errors")
+            if errors:
+                confirmation["errors"] = [format_error(e, mask=self.mask_errors) for e in errors]
+            config = _configs[key] = ServerConfig(
+                init_timeout=self.connection_init_wait_timeout or None,
+                ping_interval=ping or None,
+                pong_timeout=self.pong_timeout,
+                confirm_subscriptions=bool(self.confirm_subscriptions),
+                confirmation_payload=confirmation,
+                max_operations=self.max_operations,
+            )
+        return config
 
     def _gqlws_executor(self) -> ThreadPoolExecutor:
         cls = type(self)
@@ -404,7 +424,7 @@ class GraphqlWsConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             self._timer.cancel()
         records = list(self._subscriptions.values())
         self._subscriptions.clear()
-        tasks = [*self._tasks.values(), *self._background]
+        tasks = [*self._tasks.values(), *(self._background or ())]
         tasks.extend(r.task for r in records if r.task is not None)
         self._tasks.clear()
         for task in tasks:
@@ -491,11 +511,14 @@ class GraphqlWsConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
     def _spawn(self, coro: Any) -> None:
         assert self._loop is not None
         task = self._loop.create_task(coro)
+        if self._background is None:
+            self._background = set()
         self._background.add(task)
         task.add_done_callback(self._background_done)
 
     def _background_done(self, task: asyncio.Task[Any]) -> None:
-        self._background.discard(task)
+        if self._background is not None:
+            self._background.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.error("%s: internal error", self._name, exc_info=task.exception())
 
@@ -717,6 +740,8 @@ class GraphqlWsConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             # No await between the empty queue and this: a later push
             # starts a new drain.
             record.task = None
+            if not queue:
+                record.queue = None
         if record.closed and not record.ended:
             if self._subscriptions.get(op_id) is record:
                 del self._subscriptions[op_id]
@@ -793,7 +818,7 @@ class GraphqlWsConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         for name in record.groups:
             members = self._groups.get(name)
             if members is None:
-                members = self._groups[name] = set()
+                members = self._groups[name] = []
                 joining: asyncio.Task[None] | None = self._loop.create_task(
                     self._layer_call(layer.group_add, name)
                 )
@@ -801,7 +826,7 @@ class GraphqlWsConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
                 self._joining[name] = joining
             else:
                 joining = self._joining.get(name)
-            members.add(record)
+            members.append(record)
             if joining is None:
                 continue
             try:
@@ -848,7 +873,8 @@ class GraphqlWsConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             members = self._groups.get(name)
             if members is None:
                 continue
-            members.discard(record)
+            if record in members:
+                members.remove(record)
             if not members:
                 del self._groups[name]
                 try:
