@@ -80,3 +80,4 @@ def strawberry_url() -> Iterator[str]:
             except subprocess.TimeoutExpired:  # pragma: no cover
                 proc.kill()
                 proc.wait()
+            proc.stdout.close()

@@ -306,7 +306,10 @@ class FakeServer:
             pass
         finally:
             conn.finished.set()
-            await stream.aclose()
+            for memory_stream in (conn._inbox_send, conn._inbox, *conn.ticks):
+                memory_stream.close()
+            with anyio.CancelScope(shield=True):
+                await stream.aclose()
 
 
 @asynccontextmanager

@@ -425,7 +425,8 @@ async def test_connect_timeout(make_transport: TransportFactory) -> None:
         port = listener.extra(anyio.abc.SocketAttribute.local_port)
 
         async def mute(stream: anyio.abc.SocketStream) -> None:
-            await anyio.sleep_forever()
+            async with stream:
+                await anyio.sleep_forever()
 
         async with anyio.create_task_group() as tg:
             tg.start_soon(listener.serve, mute)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import ssl
+import urllib.parse
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from types import TracebackType
+from typing import TypeVar
 
 import trio
 import trio_websocket
@@ -17,6 +20,8 @@ from ._transport import GraphqlWsTransport, cookie_header
 __all__ = ["GraphqlWsTransportTrio"]
 
 logger = logging.getLogger(__name__)
+
+_X = TypeVar("_X", bound=BaseException)
 
 # How long `close()` waits for the server's closing frame.
 _CLOSE_TIMEOUT = 5.0
@@ -36,6 +41,9 @@ class GraphqlWsTransportTrio(GraphqlWsTransport):
         headers: extra HTTP headers sent with every handshake.
         ssl_context: the TLS context for `wss://` URLs; None uses the
             default context.
+
+    Raises:
+        ValueError: `url` is not a `ws://` or `wss://` URL with a host.
         max_message_size: the largest message accepted, in characters or
             bytes.
     """
@@ -50,11 +58,21 @@ class GraphqlWsTransportTrio(GraphqlWsTransport):
         max_message_size: int = 4 * 1024 * 1024,
     ) -> None:
         self.url = url
+        parts = urllib.parse.urlsplit(url)
+        if parts.scheme not in ("ws", "wss") or not parts.hostname:
+            raise ValueError(f"url must be a ws:// or wss:// url with a host, got {url!r}")
+        self._host = parts.hostname
+        self._port = parts.port or (443 if parts.scheme == "wss" else 80)
+        # RFC 7230 section 5.3.1: an empty path is sent as "/".
+        self._resource = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        self._host_header = self._host if self._port in (80, 443) else f"{self._host}:{self._port}"
+        self._ssl: ssl.SSLContext | None = None
+        if parts.scheme == "wss":
+            self._ssl = ssl_context or ssl.create_default_context()
         extra = dict(headers or {})
         if cookies:
             extra["Cookie"] = cookie_header(cookies)
         self._headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in extra.items()]
-        self._ssl_context = ssl_context
         self._max_message_size = max_message_size
         self._nursery_manager: AbstractAsyncContextManager[trio.Nursery] | None = None
         self._nursery: trio.Nursery | None = None
@@ -109,21 +127,27 @@ class GraphqlWsTransportTrio(GraphqlWsTransport):
         *,
         task_status: trio.TaskStatus[trio_websocket.WebSocketConnection],
     ) -> None:
-        # The socket lives in its own task: trio-websocket's reader task needs
-        # a nursery that outlives `connect()`, and `open_websocket_url` is the
-        # entry point that reports handshake failures instead of crashing it.
+        # The socket lives in its own task, with its own nursery for
+        # trio-websocket's reader task. We open (and always close) the TCP
+        # stream ourselves: trio-websocket 0.12 leaves it open after a refused
+        # handshake and after a close started by the server (`aclose()`
+        # returns early once a close reason is set).
         close_requested = trio.Event()
         done = trio.Event()
         started = False
+        stream: trio.SocketStream | trio.SSLStream[trio.SocketStream] | None = None
         try:
-            async with trio_websocket.open_websocket_url(
-                self.url,
-                self._ssl_context,
-                subprotocols=subprotocols,
-                extra_headers=self._headers,
-                max_message_size=self._max_message_size,
-                disconnect_timeout=_CLOSE_TIMEOUT,
-            ) as ws:
+            stream = await self._open_stream()
+            async with trio.open_nursery() as nursery:
+                ws = await trio_websocket.wrap_client_stream(
+                    nursery,
+                    stream,
+                    self._host_header,
+                    self._resource,
+                    subprotocols=subprotocols,
+                    extra_headers=self._headers,
+                    max_message_size=self._max_message_size,
+                )
                 self._close_requested, self._socket_done = close_requested, done
                 task_status.started(ws)
                 started = True
@@ -131,23 +155,33 @@ class GraphqlWsTransportTrio(GraphqlWsTransport):
                 code, reason = self._close_code
                 with trio.move_on_after(_CLOSE_TIMEOUT):
                     await ws.aclose(code, reason or None)
-        except trio_websocket.ConnectionRejected as exc:
-            if started:
-                logger.debug("the websocket failed: %r", exc)
-                return
-            raise ConnectionRejectedError(
-                f"the server refused the websocket handshake with http status {exc.status_code}",
-                status=exc.status_code,
-            ) from exc
+                nursery.cancel_scope.cancel()
         except Exception as exc:
-            # After `started()` nothing may escape: it would cancel the nursery
-            # and with it the task that opened the client.
+            # After `started()` nothing may escape: it would cancel the
+            # transport's nursery and with it the task that opened the client.
             if started:
                 logger.debug("the websocket failed: %r", exc)
                 return
+            rejected = _find(exc, trio_websocket.ConnectionRejected)
+            if rejected is not None:
+                raise ConnectionRejectedError(
+                    "the server refused the websocket handshake with http status "
+                    f"{rejected.status_code}",
+                    status=rejected.status_code,
+                ) from rejected
             raise ConnectionLostError(f"cannot connect to {self.url}: {exc!r}") from exc
         finally:
+            if stream is not None:
+                with trio.CancelScope(shield=True), contextlib.suppress(Exception):
+                    await stream.aclose()
             done.set()
+
+    async def _open_stream(self) -> trio.SocketStream | trio.SSLStream[trio.SocketStream]:
+        if self._ssl is None:
+            return await trio.open_tcp_stream(self._host, self._port)
+        return await trio.open_ssl_over_tcp_stream(
+            self._host, self._port, ssl_context=self._ssl, https_compatible=True
+        )
 
     async def send(self, text: str) -> None:
         """Send one text frame; see `GraphqlWsTransport.send`."""
@@ -188,6 +222,17 @@ class GraphqlWsTransportTrio(GraphqlWsTransport):
         # bounds the closing handshake.
         with trio.CancelScope(shield=True):
             await done.wait()
+
+
+def _find(exc: BaseException, kind: type[_X]) -> _X | None:
+    """`exc` itself or the first `kind` inside (nested) exception groups."""
+    if isinstance(exc, kind):
+        return exc
+    for inner in getattr(exc, "exceptions", ()):
+        found = _find(inner, kind)
+        if found is not None:
+            return found
+    return None
 
 
 def _closed(exc: trio_websocket.ConnectionClosed) -> ConnectionClosedError:
