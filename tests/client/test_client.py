@@ -554,3 +554,65 @@ async def test_cancelled_while_connecting(make_transport: TransportFactory) -> N
             conn = server.connections[0]
             await conn.finished.wait()
             assert conn.client_close is not None
+
+
+async def test_execute_without_a_result(make_transport: TransportFactory) -> None:
+    with anyio.fail_after(TIMEOUT):
+        async with serve() as server, GraphqlWsClient(make_transport(server.url)) as client:
+            with pytest.raises(GraphqlWsError, match="completed without a result"):
+                await client.execute("subscription { count }", {"n": 0})
+
+
+async def test_step_by_step_details(make_transport: TransportFactory) -> None:
+    with anyio.fail_after(TIMEOUT):
+        async with serve() as server:
+            transport = make_transport(server.url)
+            async with GraphqlWsClient(transport) as client:
+                assert client.transport is transport
+                await client.connect_and_init()  # already connected: nothing to do
+                taken = await client.start("subscription { forever }", msg_id="1")
+                assert await client.start("{ hello }") == "2"  # "1" is taken
+                op_id = await client.start("{ fails }")
+                with pytest.raises(GraphqlWsResponseError):
+                    await client.receive_complete(op_id)
+                await client.complete("unknown")  # ignored
+                await client.complete(taken)
+                await client.complete(taken)  # ignored
+                conn = server.connections[0]
+                await conn.wait_until(lambda: conn.cancelled == [taken])
+
+
+async def test_lazy_connection_lost_while_idle_is_not_retried(
+    make_transport: TransportFactory,
+) -> None:
+    with anyio.fail_after(TIMEOUT):
+        async with serve() as server:
+            client = GraphqlWsClient(
+                make_transport(server.url), lazy=True, lazy_close_timeout=10, **FAST_RETRY
+            )
+            async with client:
+                assert client.subprotocol is None
+                await client.execute("{ hello }")
+                first = server.connections[0]
+                await first.close(1012)
+                await first.finished.wait()
+                await anyio.wait_all_tasks_blocked()
+                # Not waiting to reconnect: nobody needs the connection.
+                assert not client._supervising
+                assert server.attempts == 1
+                assert await client.execute("{ hello }") == {"data": {"hello": "world"}}
+                assert server.attempts == 2
+
+
+async def test_aiohttp_session_given_is_left_open(anyio_backend: str) -> None:
+    if anyio_backend != "asyncio":
+        pytest.skip("aiohttp runs on asyncio only")
+    import aiohttp
+    from gqlws_client import GraphqlWsTransportAiohttp
+
+    with anyio.fail_after(TIMEOUT):
+        async with serve() as server, aiohttp.ClientSession() as session:
+            transport = GraphqlWsTransportAiohttp(server.url, session=session)
+            async with GraphqlWsClient(transport) as client:
+                await client.execute("{ hello }")
+            assert not session.closed
