@@ -616,3 +616,24 @@ async def test_aiohttp_session_given_is_left_open(anyio_backend: str) -> None:
             async with GraphqlWsClient(transport) as client:
                 await client.execute("{ hello }")
             assert not session.closed
+
+
+async def test_two_tasks_reading_one_operation(make_transport: TransportFactory) -> None:
+    with anyio.fail_after(TIMEOUT):
+        async with serve() as server, GraphqlWsClient(make_transport(server.url)) as client:
+            op_id = await client.start("subscription { forever }")
+            conn = server.connections[0]
+            await conn.wait_until(lambda: op_id in conn.active)
+            got: list[object] = []
+
+            async def read() -> None:
+                got.append(await client.receive_next(op_id))
+
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(read)
+                tg.start_soon(read)
+                await anyio.wait_all_tasks_blocked()
+                for i in range(2):
+                    await conn.send(Next(id=op_id, payload={"data": {"i": i}}))
+            assert sorted(got, key=str) == [{"data": {"i": 0}}, {"data": {"i": 1}}]
+            await client.complete(op_id)

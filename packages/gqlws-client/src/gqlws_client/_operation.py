@@ -123,7 +123,9 @@ class Operation:
                 raise clone_error(self._error)
             if self._done:
                 return None
-            self._waiter = anyio.Event()
+            # Shared by every task waiting here; `_wake` sets and drops it.
+            if self._waiter is None:
+                self._waiter = anyio.Event()
             await self._waiter.wait()
 
     def _wake(self) -> None:
