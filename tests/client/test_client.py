@@ -637,3 +637,12 @@ async def test_two_tasks_reading_one_operation(make_transport: TransportFactory)
                     await conn.send(Next(id=op_id, payload={"data": {"i": i}}))
             assert sorted(got, key=str) == [{"data": {"i": 0}}, {"data": {"i": 1}}]
             await client.complete(op_id)
+
+
+async def test_a_transport_on_the_wrong_loop_says_so(anyio_backend: str) -> None:
+    from gqlws_client import GraphqlWsTransportAiohttp, GraphqlWsTransportTrio
+
+    wrong = {"asyncio": GraphqlWsTransportTrio, "trio": GraphqlWsTransportAiohttp}[anyio_backend]
+    client = GraphqlWsClient(wrong("ws://127.0.0.1:1/graphql"))
+    with pytest.raises(RuntimeError, match=f"not {anyio_backend}"):
+        await client.__aenter__()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import ssl as _ssl
 from collections.abc import Mapping, Sequence
@@ -60,6 +61,16 @@ class GraphqlWsTransportAiohttp(GraphqlWsTransport):
         self._heartbeat = heartbeat
         self._max_msg_size = max_msg_size
         self._ws: aiohttp.ClientWebSocketResponse[bool] | None = None
+
+    async def __aenter__(self) -> GraphqlWsTransportAiohttp:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            raise RuntimeError(
+                "GraphqlWsTransportAiohttp runs on asyncio, not trio; "
+                "use GraphqlWsTransportTrio under trio"
+            ) from None
+        return self
 
     async def connect(self, subprotocols: Sequence[str]) -> str | None:
         """Open the WebSocket; see `GraphqlWsTransport.connect`."""

@@ -551,9 +551,10 @@ class GraphqlWsClient:
             Subscribe(
                 id=msg_id,
                 query=query,
-                variables=variables,
+                # Plain dicts: any JSON serialiser takes them.
+                variables=None if variables is None else dict(variables),
                 operation_name=operation_name,
-                extensions=extensions,
+                extensions=None if extensions is None else dict(extensions),
             ),
             resend=resend,
             limit=self._buffer_size,

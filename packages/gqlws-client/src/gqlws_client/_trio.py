@@ -83,6 +83,13 @@ class GraphqlWsTransportTrio(GraphqlWsTransport):
         self._socket_done: trio.Event | None = None
 
     async def __aenter__(self) -> GraphqlWsTransportTrio:
+        try:
+            trio.lowlevel.current_trio_token()
+        except RuntimeError:
+            raise RuntimeError(
+                "GraphqlWsTransportTrio runs on trio, not asyncio; "
+                "use GraphqlWsTransportAiohttp under asyncio"
+            ) from None
         if self._nursery is not None:
             raise RuntimeError("the trio transport is already entered")
         manager = trio.open_nursery()
