@@ -598,7 +598,7 @@ async def test_lazy_connection_lost_while_idle_is_not_retried(
                 await first.finished.wait()
                 await anyio.wait_all_tasks_blocked()
                 # Not waiting to reconnect: nobody needs the connection.
-                assert not client._supervising
+                assert not client._supervisor.running
                 assert server.attempts == 1
                 assert await client.execute("{ hello }") == {"data": {"hello": "world"}}
                 assert server.attempts == 2

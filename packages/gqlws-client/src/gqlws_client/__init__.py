@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ._client import ConnectionParams, GraphqlWsClient, Overflow
+from ._client import GraphqlWsClient
 from ._errors import (
     BufferOverflowError,
     ClientClosedError,
@@ -26,6 +26,7 @@ from ._errors import (
 )
 from ._operation import GraphqlWsSubscription
 from ._retry import FATAL_CLOSE_CODES, RETRYABLE_1XXX_CODES, backoff_delay, should_reconnect
+from ._supervisor import ConnectionParams, Overflow
 from ._transport import GraphqlWsTransport, cookie_header
 
 if TYPE_CHECKING:

@@ -2,59 +2,24 @@
 
 Written once on anyio, so it runs under asyncio and trio; the event loop
 only shows in the transport. The protocol rules are `ClientConnection`'s
-(gqlws-protocol): the client keeps the operations, their buffers and the
-reconnect policy, and runs one `Session` per socket.
+(gqlws-protocol); the connections, the operations and the reconnect policy
+are the `Supervisor`'s; this module is the API in front of them.
 """
 
 from __future__ import annotations
 
-import inspect
-import itertools
-import logging
 import math
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from contextlib import AsyncExitStack
+from collections.abc import Mapping, Sequence
 from types import TracebackType
-from typing import Literal
 
-import anyio
-import anyio.abc
-from gqlws_protocol import (
-    ClientConfig,
-    JsonDumps,
-    JsonLoads,
-    JsonObject,
-    LocalProtocolError,
-    Subprotocol,
-    Subscribe,
-)
+from gqlws_protocol import ClientConfig, JsonDumps, JsonLoads, JsonObject, Subprotocol
 
-from ._errors import (
-    BufferOverflowError,
-    ClientClosedError,
-    GraphqlWsConnectionError,
-    GraphqlWsError,
-    GraphqlWsResponseError,
-    clone_error,
-)
+from ._errors import GraphqlWsError, GraphqlWsResponseError
 from ._operation import GraphqlWsSubscription, Operation, has_errors
-from ._retry import backoff_delay, should_reconnect
-from ._session import Session
+from ._supervisor import ConnectionParams, Overflow, Policy, Supervisor
 from ._transport import GraphqlWsTransport
 
-__all__ = ["ConnectionParams", "GraphqlWsClient", "Overflow"]
-
-logger = logging.getLogger(__name__)
-
-_ParamsValue = Mapping[str, object] | None
-#: The `connection_init` payload: a mapping, or a function (sync or async)
-#: called on every connect and returning one (or None for no payload).
-ConnectionParams = Mapping[str, object] | Callable[[], _ParamsValue | Awaitable[_ParamsValue]]
-#: What a full subscription buffer does with one more result.
-Overflow = Literal["drop_oldest", "fail"]
-
-# How long `aclose()` waits for the closing handshake.
-_CLOSE_TIMEOUT = 5.0
+__all__ = ["GraphqlWsClient"]
 
 
 class GraphqlWsClient:
@@ -141,9 +106,8 @@ class GraphqlWsClient:
             raise TypeError(
                 f"transport must be a GraphqlWsTransport, got {type(transport).__name__}"
             )
-        self._transport = transport
-        self._offered = _check_subprotocols(subprotocol)
-        self._config = ClientConfig(
+        offered = _check_subprotocols(subprotocol)
+        config = ClientConfig(
             ack_timeout=ack_timeout,
             ping_interval=ping_interval,
             pong_timeout=pong_timeout,
@@ -168,50 +132,42 @@ class GraphqlWsClient:
             raise ValueError(f"buffer_size must be at least 1, got {buffer_size!r}")
         if overflow not in ("drop_oldest", "fail"):
             raise ValueError(f"overflow must be 'drop_oldest' or 'fail', got {overflow!r}")
-        self._connection_params = connection_params
-        self._connect_timeout = connect_timeout
-        self._reconnect = reconnect
-        self._max_reconnect_attempts = max_reconnect_attempts
-        self._reconnect_delay = (float(low), float(high))
+        self._supervisor = Supervisor(
+            transport,
+            Policy(
+                offered=offered,
+                config=config,
+                connection_params=connection_params,
+                connect_timeout=connect_timeout,
+                reconnect=reconnect,
+                max_reconnect_attempts=max_reconnect_attempts,
+                reconnect_delay=(float(low), float(high)),
+                lazy=lazy,
+                lazy_close_timeout=lazy_close_timeout,
+                buffer_size=buffer_size,
+                overflow=overflow,
+            ),
+        )
         self._lazy = lazy
-        self._lazy_close_timeout = lazy_close_timeout
-        self._buffer_size = buffer_size
-        self._overflow: Overflow = overflow
-
-        self._ops: dict[str, Operation] = {}
         # Operations of the step-by-step API, kept until their end is read.
         self._started: dict[str, Operation] = {}
-        self._ids = itertools.count(1)
-        self._stack: AsyncExitStack | None = None
-        self._tg: anyio.abc.TaskGroup | None = None
-        self._session: Session | None = None
-        self._supervising = False
-        self._closing = False
-        # Non-lazy: the failure that ended the connection for good.
-        self._failure: GraphqlWsError | None = None
-        self._last_error: GraphqlWsError | None = None
-        # Lazy: keep the connection of `connect_and_init()` until an
-        # operation ran on it.
-        self._keep_open = False
-        self._changed: anyio.Event | None = None
 
     # Properties.
 
     @property
     def transport(self) -> GraphqlWsTransport:
         """The transport given to the constructor."""
-        return self._transport
+        return self._supervisor.transport
 
     @property
     def connected(self) -> bool:
         """Whether a connection is open and acknowledged right now."""
-        session = self._session
-        return session is not None and session.acked and not self._closing
+        return self._supervisor.connected
 
     @property
     def subprotocol(self) -> str | None:
         """The subprotocol of the current connection, or None."""
-        session = self._session
+        session = self._supervisor.session
         if session is None or session.subprotocol is None:
             return None
         return session.subprotocol.value
@@ -219,18 +175,18 @@ class GraphqlWsClient:
     @property
     def closed(self) -> bool:
         """Whether `aclose()` was called."""
-        return self._closing
+        return self._supervisor.closing
 
     @property
     def ack_payload(self) -> JsonObject | None:
         """The payload of the current connection's `connection_ack`."""
-        session = self._session
+        session = self._supervisor.session
         return None if session is None else session.ack_payload
 
     # Opening and closing.
 
     async def __aenter__(self) -> GraphqlWsClient:
-        await self._open()
+        await self._supervisor.open()
         if not self._lazy:
             try:
                 await self.connect_and_init()
@@ -262,33 +218,7 @@ class GraphqlWsClient:
             GraphqlWsConnectionError: `connection_params` raised.
             ClientClosedError: the client is closed.
         """
-        await self._open()
-        if self.connected:
-            return
-        self._failure = self._last_error = None
-        self._keep_open = True
-        self._ensure_supervisor()
-        while True:
-            session = self._session
-            if session is not None and session.acked:
-                return
-            if not self._supervising:
-                raise clone_error(self._last_error or ClientClosedError("the client is closed"))
-            await self._wait_changed()
-
-    async def _open(self) -> None:
-        if self._closing:
-            raise ClientClosedError("the client is closed", code=1000)
-        if self._stack is not None:
-            return
-        stack = AsyncExitStack()
-        try:
-            await stack.enter_async_context(self._transport)
-            self._tg = await stack.enter_async_context(anyio.create_task_group())
-        except BaseException:
-            await stack.aclose()
-            raise
-        self._stack = stack
+        await self._supervisor.connect()
 
     async def aclose(self) -> None:
         """Close the connection (code 1000) and release the transport.
@@ -297,30 +227,7 @@ class GraphqlWsClient:
         `connection_terminate` goes first. Idempotent; call it from the task
         that opened the client.
         """
-        if self._closing:
-            return
-        self._closing = True
-        error = ClientClosedError("the client was closed", code=1000)
-        ops = list(self._ops.values())
-        self._ops.clear()
-        for operation in ops:
-            operation.fail(clone_error(error))
-        session = self._session
-        try:
-            if session is not None:
-                session.request_close(clone_error(error))
-                with anyio.CancelScope(shield=True), anyio.move_on_after(_CLOSE_TIMEOUT):
-                    await session.wait_ended()
-        finally:
-            if self._tg is not None:
-                self._tg.cancel_scope.cancel()
-            stack, self._stack, self._tg = self._stack, None, None
-            try:
-                if stack is not None:
-                    await stack.aclose()
-            finally:
-                self._session = None
-                self._notify()
+        await self._supervisor.aclose()
 
     async def finalize(self) -> None:
         """Close the client; the old name of `aclose()`."""
@@ -520,7 +427,7 @@ class GraphqlWsClient:
         except KeyError:
             raise ValueError(f"no operation {op_id!r} was started with start()") from None
 
-    # Operations.
+    # Used by GraphqlWsSubscription.
 
     def _start_operation(
         self,
@@ -532,234 +439,18 @@ class GraphqlWsClient:
         msg_id: str | None,
         resend: bool,
     ) -> Operation:
-        if self._closing:
-            raise ClientClosedError("the client is closed", code=1000)
-        if self._tg is None:
-            raise RuntimeError(
-                "the client is not open: use `async with client:` or "
-                "`await client.connect_and_init()` first"
-            )
-        if self._failure is not None:
-            raise clone_error(self._failure)
-        if msg_id is None:
-            msg_id = str(next(self._ids))
-            while msg_id in self._ops or msg_id in self._started:
-                msg_id = str(next(self._ids))
-        elif msg_id in self._ops:
-            raise LocalProtocolError(f"operation id {msg_id!r} is already active")
-        operation = Operation(
-            Subscribe(
-                id=msg_id,
-                query=query,
-                # Plain dicts: any JSON serialiser takes them.
-                variables=None if variables is None else dict(variables),
-                operation_name=operation_name,
-                extensions=None if extensions is None else dict(extensions),
-            ),
+        return self._supervisor.start_operation(
+            query,
+            variables=variables,
+            operation_name=operation_name,
+            extensions=extensions,
+            msg_id=msg_id,
             resend=resend,
-            limit=self._buffer_size,
+            taken=self._started,
         )
-        self._ops[msg_id] = operation
-        self._keep_open = False
-        session = self._session
-        if session is None or not session.send_subscribe(operation):
-            # The next connection sends it.
-            self._ensure_supervisor()
-        self._notify()
-        return operation
 
     def _cancel_operation(self, op_id: str) -> None:
-        operation = self._ops.pop(op_id, None)
-        if operation is None:
-            return
-        operation.cancel()
-        if self._session is not None:
-            self._session.send_complete(op_id)
-        self._notify()
-
-    # SessionHost: what the session calls.
-
-    async def connection_params(self) -> JsonObject | None:
-        """The `connection_init` payload (calls `connection_params`)."""
-        params = self._connection_params
-        if params is None or isinstance(params, Mapping):
-            return params
-        value = params()
-        if inspect.isawaitable(value):
-            value = await value
-        if value is not None and not isinstance(value, Mapping):
-            raise TypeError(
-                f"connection_params must return a mapping or None, got {type(value).__name__}"
-            )
-        return value
-
-    def session_opened(self, session: Session) -> list[Operation]:
-        """A new socket is open: it carries every active operation."""
-        self._session = session
-        self._notify()
-        return list(self._ops.values())
-
-    def on_ack(self, session: Session) -> None:
-        """The connection is acknowledged."""
-        logger.info("connected over %s", session.subprotocol)
-        self._notify()
-
-    def on_next(self, op_id: str, result: JsonObject) -> None:
-        """Buffer a result, applying the overflow rule."""
-        operation = self._ops.get(op_id)
-        if operation is None or operation.push(result):
-            return
-        if self._overflow == "drop_oldest":
-            operation.drop_oldest()
-            operation.push(result)
-            log = logger.warning if operation.dropped == 1 else logger.debug
-            log(
-                "operation %r: buffer full (%d results), dropped the oldest (%d so far)",
-                op_id,
-                self._buffer_size,
-                operation.dropped,
-            )
-            return
-        del self._ops[op_id]
-        operation.fail(
-            BufferOverflowError(
-                f"operation {op_id!r}: more than {self._buffer_size} results waiting",
-                operation_id=op_id,
-            )
-        )
-        if self._session is not None:
-            self._session.send_complete(op_id)
-        self._notify()
-
-    def on_end(self, op_id: str, error: GraphqlWsResponseError | None) -> None:
-        """The server completed or failed an operation."""
-        operation = self._ops.pop(op_id, None)
-        if operation is None:
-            return
-        if error is None:
-            operation.finish()
-        else:
-            operation.fail(error)
-        self._notify()
-
-    # The connection supervisor.
-
-    def _ensure_supervisor(self) -> None:
-        if self._supervising or self._closing or self._tg is None:
-            return
-        self._supervising = True
-        self._tg.start_soon(self._supervise)
-
-    async def _supervise(self) -> None:
-        attempt = 0
-        try:
-            while not self._is_closing():
-                if self._lazy and not self._ops and not self._keep_open:
-                    return
-                session = Session(
-                    self,
-                    self._transport,
-                    offered=self._offered,
-                    config=self._config,
-                    connect_timeout=self._connect_timeout,
-                )
-                error = await self._run_session(session)
-                if self._session is session:
-                    self._session = None
-                if session.acked:
-                    attempt = 0
-                self._notify()
-                if self._is_closing():
-                    return
-                if isinstance(error, ClientClosedError):
-                    # A lazy connection closed when idle; go on if needed.
-                    continue
-                if self._lazy and not self._ops and not self._keep_open:
-                    logger.info("connection ended while idle: %s", error)
-                    return
-                limit = self._max_reconnect_attempts
-                if not (
-                    self._reconnect
-                    and should_reconnect(error)
-                    and (limit is None or attempt < limit)
-                ):
-                    self._give_up(error)
-                    return
-                self._fail_unsendable(session, error)
-                attempt += 1
-                delay = backoff_delay(attempt, self._reconnect_delay)
-                logger.warning(
-                    "connection failed (%s); reconnect attempt %d in %.2f s", error, attempt, delay
-                )
-                await anyio.sleep(delay)
-        except Exception as exc:
-            # A bug of ours: report it on the operations, never on the task
-            # that opened the client (our task group lives in it).
-            logger.exception("gqlws client failure")
-            error = GraphqlWsConnectionError(f"internal client error: {exc!r}")
-            error.__cause__ = exc
-            self._give_up(error)
-        finally:
-            self._supervising = False
-            self._notify()
-
-    async def _run_session(self, session: Session) -> GraphqlWsConnectionError:
-        if not self._lazy:
-            return await session.run()
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(self._close_when_idle, session)
-            error = await session.run()
-            tg.cancel_scope.cancel()
-        return error
-
-    async def _close_when_idle(self, session: Session) -> None:
-        while True:
-            while not (session.acked and not self._ops and not self._keep_open):
-                await self._wait_changed()
-            with anyio.move_on_after(self._lazy_close_timeout) as linger:
-                while not self._ops and not self._keep_open:
-                    await self._wait_changed()
-            if linger.cancelled_caught:
-                logger.debug("closing the idle connection (lazy mode)")
-                session.request_close(ClientClosedError("the idle connection was closed"))
-                return
-
-    def _give_up(self, error: GraphqlWsError) -> None:
-        logger.warning("connection failed: %s", error)
-        self._last_error = error
-        self._keep_open = False
-        if not self._lazy:
-            self._failure = error
-        ops = list(self._ops.values())
-        self._ops.clear()
-        for operation in ops:
-            operation.fail(clone_error(error))
-        self._notify()
-
-    def _fail_unsendable(self, session: Session, error: GraphqlWsError) -> None:
-        # Operations that reached the server and may not be sent twice.
-        if not session.acked:
-            return
-        for op_id, operation in list(self._ops.items()):
-            if not operation.resend and operation.sent_on is session:
-                del self._ops[op_id]
-                operation.fail(clone_error(error))
-
-    def _is_closing(self) -> bool:
-        # A call, not an attribute: mypy would keep it narrowed across awaits.
-        return self._closing
-
-    # Change notification for the waiting loops.
-
-    def _notify(self) -> None:
-        changed, self._changed = self._changed, None
-        if changed is not None:
-            changed.set()
-
-    async def _wait_changed(self) -> None:
-        if self._changed is None:
-            self._changed = anyio.Event()
-        await self._changed.wait()
+        self._supervisor.cancel_operation(op_id)
 
 
 def _check_subprotocols(subprotocol: str | Sequence[str]) -> tuple[str, ...]:
