@@ -33,7 +33,10 @@ class GraphqlWsTransportTrio(GraphqlWsTransport):
     trio-websocket runs a reader task per socket, so this transport holds a
     nursery: the client enters the transport when it opens, which opens the
     nursery, and leaves it when it closes. Used without the client, enter it
-    yourself (`async with GraphqlWsTransportTrio(url) as transport:`).
+    yourself (`async with GraphqlWsTransportTrio(url) as transport:`). When
+    the task that entered it is cancelled, the cancellation reaches that
+    reader too and the socket is dropped (the server sees 1006) instead of
+    closed with a close frame.
 
     Args:
         url: the `ws://` or `wss://` URL of the GraphQL endpoint.
