@@ -21,14 +21,17 @@ py-spy is not a dependency of the project; `uv run --with py-spy` brings it.
 from __future__ import annotations
 
 import argparse
+import ast
 import collections
 import dataclasses
+import functools
 import re
 import shutil
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from run import LoadGenerator, _renice, run_one, scenarios
 from servers import ROOT, SERVERS, Server, ServerSpec
@@ -102,10 +105,43 @@ def summarize(raw: str, *, top: int = 25) -> str:
 
 def _short(line: str) -> str:
     where = line.split(": size=", 1)[0]
+    function = _function_at(where)
     for marker in ("site-packages/", "/src/", "/lib/python3.11/", "/work/main/"):
         if marker in where:
-            return where.split(marker, 1)[1]
-    return where
+            where = where.split(marker, 1)[1]
+            break
+    return f"{where} ({function})" if function else where
+
+
+@functools.cache
+def _functions(path: str) -> list[tuple[int, int, str]]:
+    """(first line, last line, qualified name) of every function in `path`."""
+    try:
+        tree = ast.parse(Path(path).read_text())
+    except (OSError, SyntaxError, ValueError):
+        return []
+    found: list[tuple[int, int, str]] = []
+
+    def visit(node: ast.AST, prefix: str) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                name = f"{prefix}{child.name}"
+                if not isinstance(child, ast.ClassDef):
+                    found.append((child.lineno, child.end_lineno or child.lineno, name))
+                visit(child, f"{name}.")
+
+    visit(tree, "")
+    return found
+
+
+def _function_at(where: str) -> str:
+    path, _, line_text = where.rpartition(":")
+    if not line_text.isdigit():
+        return ""
+    line = int(line_text)
+    # The innermost function holding the line: the latest start among them.
+    holding = [f for f in _functions(path) if f[0] <= line <= f[1]]
+    return max(holding)[2] if holding else ""
 
 
 def memory(spec: ServerSpec, quick: bool) -> None:

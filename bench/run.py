@@ -25,6 +25,7 @@ import importlib.metadata
 import json
 import os
 import platform
+import re
 import statistics
 import subprocess
 import sys
@@ -191,6 +192,14 @@ def run_one(
     if not result["ok"]:
         output = server.output().strip()
         if output:
+            # The last exception the server logged, for the table.
+            raised = [
+                line.strip()
+                for line in output.splitlines()
+                if re.match(r"\s*[\w.]+(Error|Exception|Exit)\b.*:", line)
+            ]
+            if raised:
+                result["error"] += f" (server: {raised[-1]})"
             result["error"] += "\n  server said:\n    " + output[-2000:].replace("\n", "\n    ")
     return result
 
@@ -295,6 +304,28 @@ def _restore_autogroup(old: str) -> None:
         _AUTOGROUP.write_text(old)
 
 
+def _revision() -> str:
+    """The commit the packages were measured at, and whether they differ."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "packages"],
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "revision unknown"
+    return f"commit {head}" + (", with uncommitted changes in packages/" if dirty else "")
+
+
 def machine_note(layer: str, quick: bool, rounds: int, elapsed: float, priority: int) -> str:
     """CPU, cores, Python, package versions, settings of the run."""
     model = "unknown"
@@ -325,6 +356,7 @@ def machine_note(layer: str, quick: bool, rounds: int, elapsed: float, priority:
         packages += f", channels-redis {_version('channels-redis')}, redis-py {_version('redis')}"
     return "\n".join(
         [
+            f"- gqlws: {_revision()}.",
             f"- Machine: {model}, {os.cpu_count()} cores, Linux {platform.release()}; "
             f"Python {platform.python_version()}.",
             f"- Workspace: {packages}.",
