@@ -72,6 +72,11 @@ class Operation:
         return self.subscribe.id
 
     @property
+    def buffered(self) -> int:
+        """How many results wait, unread, in the buffer."""
+        return len(self._results)
+
+    @property
     def done(self) -> bool:
         """Whether the operation ended (completed, failed or cancelled)."""
         return self._done
