@@ -67,7 +67,7 @@ class LiveServer:
         self._socket.bind((HOST, 0))
         #: The port the server listens on.
         self.port: int = self._socket.getsockname()[1]
-        options: dict[str, Any] = {"log_level": "warning", "lifespan": "off", "ws": "websockets"}
+        options: dict[str, Any] = {"log_level": "warning", "lifespan": "off", "ws": "auto"}
         options.update(uvicorn_options)
         self._server = uvicorn.Server(uvicorn.Config(application, **options))
         self._thread: threading.Thread | None = None
