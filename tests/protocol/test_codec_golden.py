@@ -369,6 +369,13 @@ DECODE_TABLE: list[tuple[Subprotocol, Role, str, Event]] = [
         '{"id":"1","type":"error","payload":{"code":7}}',
         Error(id="1", errors=[{"message": "unknown error", "code": 7}]),
     ),
+    # Without id: the answer to a frame the server could not read.
+    (
+        LEGACY,
+        CLIENT,
+        '{"type":"error","payload":{"message":"unknown message type"}}',
+        Error(id="", errors=[{"message": "unknown message type"}]),
+    ),
     (LEGACY, CLIENT, '{"id":"1","type":"complete"}', Complete(id="1")),
     (LEGACY, CLIENT, '{"id":"1","type":"complete","payload":null}', Complete(id="1")),
 ]

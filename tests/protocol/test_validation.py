@@ -261,7 +261,7 @@ LEGACY_FROM_SERVER: list[tuple[str, str]] = [
     ("data-payload-list", '{"type":"data","id":"1","payload":[]}'),
     ("error-payload-list", '{"type":"error","id":"1","payload":[{"message":"x"}]}'),
     ("error-payload-string", '{"type":"error","id":"1","payload":"x"}'),
-    ("error-missing-id", '{"type":"error","payload":{"message":"x"}}'),
+    ("error-numeric-id", '{"type":"error","id":1,"payload":{"message":"x"}}'),
     ("connection-error-payload-number", '{"type":"connection_error","payload":5}'),
     ("connection-ack-payload-string", '{"type":"connection_ack","payload":"x"}'),
     ("complete-missing-id", '{"type":"complete"}'),
@@ -280,6 +280,17 @@ def test_client_closes_4004_on_an_invalid_message(subprotocol: Subprotocol, text
     with pytest.raises(RemoteProtocolError) as info:
         client.receive_text(text, 1.0)
     _assert_closed_with(client, info.value, CloseCode.BAD_RESPONSE)
+
+
+def test_legacy_client_drops_an_error_without_id() -> None:
+    """The answer to a frame the server could not read names no operation:
+    the operations go on and the socket stays (reference/protocols.md C.2.12)."""
+    client = client_in(LEGACY, READY, operations=("1",))
+    events = client.receive_text('{"type":"error","payload":{"message":"unknown type"}}', 1.0)
+    assert events == []
+    assert client.state is READY
+    assert client.data_to_send() == []
+    assert client.receive_text('{"type":"data","id":"1","payload":{"data":null}}', 1.0) != []
 
 
 @pytest.mark.parametrize(

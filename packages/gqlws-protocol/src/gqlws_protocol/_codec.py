@@ -212,8 +212,11 @@ def _error(msg: Mapping[str, object]) -> Error:
 
 def _legacy_error(msg: Mapping[str, object]) -> Error:
     # Legacy servers send one object: Apollo `{message}`, the library we
-    # replace `{errors: [...]}`; we surface a list either way.
-    op_id = _id(msg)
+    # replace `{errors: [...]}`; we surface a list either way. An `error`
+    # without id answers a frame the server could not read (the Apollo
+    # server, and ours, keep the socket): it names no operation, so it
+    # decodes with the empty id, which is never active and is dropped.
+    op_id = "" if msg.get("id") is None else _id(msg)
     payload = msg.get("payload")
     if type(payload) is not dict:
         _fail(f"'error' payload must be an object, got {type(payload).__name__}", op_id)
