@@ -526,9 +526,8 @@ async def test_close_fails_waiting_operations(make_transport: TransportFactory) 
             assert errors[0].code == 1000
 
 
+@pytest.mark.parametrize("anyio_backend", ["trio"])
 async def test_trio_transport_must_be_entered(anyio_backend: str) -> None:
-    if anyio_backend != "trio":
-        pytest.skip("trio only")
     from gqlws_client import GraphqlWsTransportTrio
 
     transport = GraphqlWsTransportTrio("ws://127.0.0.1:1/")
@@ -617,9 +616,8 @@ async def test_lazy_connection_lost_while_idle_is_not_retried(
                 assert server.attempts == 2
 
 
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
 async def test_aiohttp_session_given_is_left_open(anyio_backend: str) -> None:
-    if anyio_backend != "asyncio":
-        pytest.skip("aiohttp runs on asyncio only")
     import aiohttp
     from gqlws_client import GraphqlWsTransportAiohttp
 

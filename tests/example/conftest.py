@@ -185,7 +185,7 @@ def example_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Example
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ExampleServer]:
     """The example on Channels' Redis layer."""
     if not redis_running():
-        pytest.skip(f"no Redis on {HOST}:{REDIS_PORT} (.ci/run starts one)")
+        pytest.fail(f"no Redis on {HOST}:{REDIS_PORT} (.ci/run starts one)")
     with run_example(tmp_path_factory.mktemp("example-redis"), REDIS_URL=REDIS_URL) as server:
         yield server
 

@@ -130,8 +130,8 @@ def test_http_graphql_endpoint_points_to_websocket(example_server: ExampleServer
     assert b"WebSocket" in body
 
 
-@pytest.mark.skipif(not local_assets_installed(), reason="run `npm ci` in example/frontend")
 def test_page_serves_local_assets(example_server: ExampleServer) -> None:
+    assert local_assets_installed(), "run `npm ci` in example/frontend (.ci/run does)"
     status, headers, page = http_get(f"{example_server.base_url}/")
     assert status == 200
     assert "sessionid=" in (headers.get("Set-Cookie") or "")
