@@ -92,7 +92,12 @@ def stop_processes(processes: list[subprocess.Popen[bytes]]) -> None:
 
 
 def start_server(
-    kind: str, log_dir: Path, *, env: dict[str, str] | None = None, name: str | None = None
+    kind: str,
+    log_dir: Path,
+    *,
+    env: dict[str, str] | None = None,
+    name: str | None = None,
+    port: int | None = None,
 ) -> LiveServer:
     """Start a `kind` server process serving `asgi_app` (call
     `wait_listening` before using it).
@@ -103,8 +108,11 @@ def start_server(
         env: extra environment variables (the scale-out tests pick the
             channel layer this way).
         name: the log file's name; `kind` by default.
+        port: the port to listen on; a free one by default (the client's
+            reconnect test starts a server again on the port of one it
+            killed).
     """
-    port = _free_port()
+    port = _free_port() if port is None else port
     log_path = log_dir / f"{name or kind}.log"
     env = {
         **os.environ,

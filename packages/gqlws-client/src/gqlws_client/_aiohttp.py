@@ -17,8 +17,10 @@ __all__ = ["GraphqlWsTransportAiohttp"]
 
 logger = logging.getLogger(__name__)
 
-# How long `close()` waits for the server's closing frame.
+# How long `close()` waits for the server's closing frame, and `abort()`
+# (the server stopped answering: its closing frame is not expected).
 _CLOSE_TIMEOUT = 5.0
+_ABORT_TIMEOUT = 0.1
 
 
 class GraphqlWsTransportAiohttp(GraphqlWsTransport):
@@ -141,12 +143,20 @@ class GraphqlWsTransportAiohttp(GraphqlWsTransport):
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
         """Close the socket; see `GraphqlWsTransport.close`."""
+        await self._close(code, reason, _CLOSE_TIMEOUT)
+
+    async def abort(self, code: int = 1000, reason: str = "") -> None:
+        """Close the socket at once; see `GraphqlWsTransport.abort`."""
+        await self._close(code, reason, _ABORT_TIMEOUT)
+
+    async def _close(self, code: int, reason: str, wait: float) -> None:
         ws, self._ws = self._ws, None
         if ws is None or ws.closed:
             return
-        # Shielded: a cancelled task still closes its socket (aiohttp bounds
-        # the wait for the server's close frame).
-        with anyio.CancelScope(shield=True):
+        # Shielded: a cancelled task still closes its socket. aiohttp drops
+        # the connection when its wait for the server's close frame is
+        # cancelled (and bounds that wait by `ws_close` itself).
+        with anyio.CancelScope(shield=True), anyio.move_on_after(wait):
             try:
                 await ws.close(code=code, message=reason.encode())
             except (aiohttp.ClientError, OSError) as exc:

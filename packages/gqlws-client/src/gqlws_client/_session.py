@@ -263,8 +263,13 @@ class Session:
             for frame in machine.data_to_send():
                 if isinstance(frame, CloseFrame):
                     self._record(ClientClosedError("the connection was closed", code=frame.code))
+                    # A server that sent no ack, pong or `ka` in time will
+                    # not answer the close either: do not wait for it (the
+                    # reference client's `terminate()`).
+                    unresponsive = isinstance(self.error, ConnectionTimeoutError)
+                    close = self._transport.abort if unresponsive else self._transport.close
                     with anyio.move_on_after(_CLOSE_TIMEOUT):
-                        await self._transport.close(frame.code, frame.reason)
+                        await close(frame.code, frame.reason)
                     self._ended.set()
                     return
                 try:

@@ -85,6 +85,21 @@ class GraphqlWsTransport(abc.ABC):
             reason: the close reason, at most 123 bytes of UTF-8.
         """
 
+    async def abort(self, code: int = 1000, reason: str = "") -> None:
+        """Close the socket without waiting (more than a moment) for the
+        server's closing frame, then forget it.
+
+        The client calls it instead of `close()` when the server stopped
+        answering (no ack, pong or `ka` in time): a server that does not
+        answer pings will not answer the close either. The default calls
+        `close()`.
+
+        Args:
+            code: the close code.
+            reason: the close reason, at most 123 bytes of UTF-8.
+        """
+        await self.close(code, reason)
+
     async def aclose(self) -> None:  # noqa: B027 (optional hook, empty by default)
         """Release what the transport holds (sessions, background tasks).
 

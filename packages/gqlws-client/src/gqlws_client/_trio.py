@@ -23,8 +23,10 @@ logger = logging.getLogger(__name__)
 
 _X = TypeVar("_X", bound=BaseException)
 
-# How long `close()` waits for the server's closing frame.
+# How long `close()` waits for the server's closing frame, and `abort()`
+# (the server stopped answering: its closing frame is not expected).
 _CLOSE_TIMEOUT = 5.0
+_ABORT_TIMEOUT = 0.1
 
 
 class GraphqlWsTransportTrio(GraphqlWsTransport):
@@ -82,7 +84,7 @@ class GraphqlWsTransportTrio(GraphqlWsTransport):
         self._ws: trio_websocket.WebSocketConnection | None = None
         # Set to ask the task holding the socket to close it.
         self._close_requested: trio.Event | None = None
-        self._close_code = (1000, "")
+        self._close_code = (1000, "", _CLOSE_TIMEOUT)
         self._socket_done: trio.Event | None = None
 
     async def __aenter__(self) -> GraphqlWsTransportTrio:
@@ -162,8 +164,8 @@ class GraphqlWsTransportTrio(GraphqlWsTransport):
                 task_status.started(ws)
                 started = True
                 await close_requested.wait()
-                code, reason = self._close_code
-                with trio.move_on_after(_CLOSE_TIMEOUT):
+                code, reason, wait = self._close_code
+                with trio.move_on_after(wait):
                     await ws.aclose(code, reason or None)
                 nursery.cancel_scope.cancel()
         except Exception as exc:
@@ -221,12 +223,19 @@ class GraphqlWsTransportTrio(GraphqlWsTransport):
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
         """Close the socket; see `GraphqlWsTransport.close`."""
+        await self._close(code, reason, _CLOSE_TIMEOUT)
+
+    async def abort(self, code: int = 1000, reason: str = "") -> None:
+        """Close the socket at once; see `GraphqlWsTransport.abort`."""
+        await self._close(code, reason, _ABORT_TIMEOUT)
+
+    async def _close(self, code: int, reason: str, wait: float) -> None:
         self._ws = None
         close_requested, done = self._close_requested, self._socket_done
         self._close_requested = self._socket_done = None
         if close_requested is None or done is None:
             return
-        self._close_code = (code, reason)
+        self._close_code = (code, reason, wait)
         close_requested.set()
         # Shielded: a cancelled task still closes its socket; the holding task
         # bounds the closing handshake.
