@@ -47,6 +47,7 @@ from graphql.execution import create_source_event_stream
 
 from ._context import DictAsObject
 from ._execution import (
+    PreparedOperation,
     call_user,
     document_cache,
     format_error,
@@ -56,8 +57,11 @@ from ._execution import (
     new_executor,
     validation_rules,
 )
+from ._hub import GroupHub, hub_for
 from ._serializer import Serializer
 from ._subscription import (
+    BROADCAST_TYPE,
+    UNSUBSCRIBE_TYPE,
     Notification,
     Subscription,
     group_name,
@@ -98,6 +102,7 @@ class _Subscription:
         "groups",
         "limit",
         "op_id",
+        "prepared",
         "queue",
         "ready",
         "task",
@@ -129,6 +134,9 @@ class _Subscription:
         self.event: Subscribe | None = None
         self.document: DocumentNode | None = None
         self.context: DictAsObject | None = None
+        # Made by the first notification: a subscription never notified
+        # does not pay for it (memory per connection).
+        self.prepared: PreparedOperation | None = None
 
     def __aiter__(self) -> _Subscription:
         return self
@@ -440,28 +448,44 @@ class GraphqlWsConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
 
     async def gqlws_broadcast(self, message: dict[str, Any]) -> None:
         """Channel-layer handler: a `Subscription.broadcast()` arrived."""
-        members = self._groups.get(message["group"])
-        if not members:
-            return
-        try:
-            # Decoded once per connection, whatever the subscriptions.
-            payload = Serializer.deserialize(message["payload"])
-        except Exception:
-            log.exception("%s: dropped a broadcast whose payload cannot be decoded", self._name)
-            return
-        for record in members:
-            record.push(payload)
-        if self.strict_ordering:
+        members = self._broadcast(message)
+        if members and self.strict_ordering:
             # Each broadcast is handled to the end before the next message.
             await self._drained(members)
 
     async def gqlws_unsubscribe(self, message: dict[str, Any]) -> None:
         """Channel-layer handler: a `Subscription.unsubscribe()` arrived."""
+        members = self._unsubscribe(message)
+        if self.strict_ordering:
+            await self._drained(members)
+
+    def _gqlws_group_message(self, message: dict[str, Any]) -> None:
+        """A group message through the hub (no `strict_ordering`)."""
+        kind = message.get("type")
+        if kind == BROADCAST_TYPE:
+            self._broadcast(message)
+        elif kind == UNSUBSCRIBE_TYPE:
+            self._unsubscribe(message)
+
+    def _broadcast(self, message: dict[str, Any]) -> list[_Subscription] | None:
+        members = self._groups.get(message["group"])
+        if not members:
+            return None
+        try:
+            # Decoded once per connection, whatever the subscriptions.
+            payload = Serializer.deserialize(message["payload"])
+        except Exception:
+            log.exception("%s: dropped a broadcast whose payload cannot be decoded", self._name)
+            return None
+        for record in members:
+            record.push(payload)
+        return members
+
+    def _unsubscribe(self, message: dict[str, Any]) -> list[_Subscription]:
         members = list(self._groups.get(message["group"], ()))
         for record in members:
             record.close()
-        if self.strict_ordering:
-            await self._drained(members)
+        return members
 
     async def _drained(self, records: Any) -> None:
         tasks = [r.task for r in records if r.task is not None]
@@ -711,29 +735,29 @@ class GraphqlWsConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         """Execute the queued notifications of one subscription, in order."""
         conn = self._conn
         assert conn is not None and record.event is not None and record.document is not None
-        event = record.event
-        document = record.document
-        op_id = event.id
-        variables = dict(event.variables) if event.variables is not None else None
+        op_id = record.op_id
+        prepared = record.prepared
+        if prepared is None:
+            event = record.event
+            prepared = record.prepared = PreparedOperation(
+                self._graphql_schema,
+                record.document,
+                context=record.context,
+                variables=dict(event.variables) if event.variables is not None else None,
+                operation_name=event.operation_name,
+                middleware=self._middleware,
+            )
         queue = record.queue
         try:
             while queue:
                 item = queue.popleft()
-                result = execute(
-                    self._graphql_schema,
-                    document,
-                    item,
-                    record.context,
-                    variables,
-                    event.operation_name,
-                    middleware=self._middleware,
-                )
-                if inspect.isawaitable(result):
+                result = prepared.run(item)
+                if not isinstance(result, ExecutionResult):
                     result = await result
-                assert isinstance(result, ExecutionResult)
                 if item.skip:
                     continue
-                self._log_errors(op_id, result)
+                if result.errors:
+                    self._log_errors(op_id, result)
                 conn.send(Next(id=op_id, payload=format_result(result, mask=self.mask_errors)))
                 await self._flush()
         finally:
@@ -819,11 +843,9 @@ class GraphqlWsConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             members = self._groups.get(name)
             if members is None:
                 members = self._groups[name] = []
-                joining: asyncio.Task[None] | None = self._loop.create_task(
-                    self._layer_call(layer.group_add, name)
-                )
-                assert joining is not None
-                self._joining[name] = joining
+                joining = self._group_add(name)
+                if joining is not None:
+                    self._joining[name] = joining
             else:
                 joining = self._joining.get(name)
             members.append(record)
@@ -843,7 +865,29 @@ class GraphqlWsConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
                 if joining.done() and self._joining.get(name) is joining:
                     del self._joining[name]
 
-    async def _layer_call(self, method: Callable[[str, str], Awaitable[None]], group: str) -> None:
+    def _group_add(self, name: str) -> asyncio.Task[None] | None:
+        """Start joining group `name`; the task to wait for, if any."""
+        assert self._loop is not None
+        if self.strict_ordering:
+            # Broadcasts wait in this connection's own channel, behind the
+            # client messages that came before them.
+            return self._loop.create_task(self._layer_call(self.channel_layer.group_add, name))
+        return self._group_hub().add(name, self)
+
+    async def _group_discard(self, name: str) -> None:
+        if self.strict_ordering:
+            await self._layer_call(self.channel_layer.group_discard, name)
+        else:
+            await self._group_hub().discard(name, self)
+
+    def _group_hub(self) -> GroupHub:
+        # Looked up, not kept: one more attribute would make every
+        # consumer's instance dict a larger kind of dict (memory per
+        # connection).
+        assert self._loop is not None
+        return hub_for(self.channel_layer, self._loop, self._layer_semaphore())
+
+    def _layer_semaphore(self) -> asyncio.Semaphore:
         # A thousand clients subscribing at once would otherwise open a
         # thousand concurrent layer calls, and channels_redis's connection
         # pool (redis-py: 100 connections) fails the calls beyond it. Bounded
@@ -854,7 +898,10 @@ class GraphqlWsConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             semaphore = _layer_semaphores[self._loop] = asyncio.Semaphore(
                 self.channel_layer_concurrency
             )
-        async with semaphore:
+        return semaphore
+
+    async def _layer_call(self, method: Callable[[str, str], Awaitable[None]], group: str) -> None:
+        async with self._layer_semaphore():
             await method(group, self.channel_name)
 
     async def _end_subscription(
@@ -868,7 +915,6 @@ class GraphqlWsConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             del self._subscriptions[record.op_id]
         if record.task is not None and record.task is not asyncio.current_task():
             record.task.cancel()
-        layer = self.channel_layer
         for name in record.groups:
             members = self._groups.get(name)
             if members is None:
@@ -878,7 +924,7 @@ class GraphqlWsConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             if not members:
                 del self._groups[name]
                 try:
-                    await self._layer_call(layer.group_discard, name)
+                    await self._group_discard(name)
                 except Exception:
                     log.warning("%s: could not leave group %r", self._name, name, exc_info=True)
         if call_hook and record.unsubscribed is not None:

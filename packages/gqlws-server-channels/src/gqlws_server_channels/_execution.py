@@ -10,31 +10,37 @@ import inspect
 import logging
 import os
 from collections import OrderedDict
-from collections.abc import Callable, Collection
+from collections.abc import Awaitable, Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from graphql import (
     ASTValidationRule,
     DocumentNode,
+    ExecutionContext,
     ExecutionResult,
     FieldNode,
     FragmentSpreadNode,
     GraphQLError,
+    GraphQLObjectType,
     GraphQLSchema,
     InlineFragmentNode,
+    MiddlewareManager,
     OperationDefinitionNode,
     SelectionSetNode,
     ValidationContext,
     default_field_resolver,
+    execute,
     parse,
     specified_rules,
     validate,
 )
+from graphql.pyutils import Path, Undefined
 from graphql.validation import NoSchemaIntrospectionCustomRule
 
 __all__ = [
     "DocumentCache",
+    "PreparedOperation",
     "format_error",
     "format_result",
     "max_depth_rule",
@@ -179,6 +185,171 @@ def _depth(
             continue
         deepest = max(deepest, depth)
     return deepest
+
+
+# Executing one operation for many root values.
+
+
+class _NotificationContext(ExecutionContext):
+    """graphql-core's execution context, minus a task per notification.
+
+    graphql-core gathers the awaitable fields of a selection set, which
+    wraps each in a task. A subscription has one root field (a validation
+    rule says so), usually awaitable (`publish` is a coroutine): awaiting
+    it directly gives the same result without the task.
+    """
+
+    def execute_fields(
+        self,
+        parent_type: GraphQLObjectType,
+        source_value: Any,
+        path: Path | None,
+        fields: dict[str, list[FieldNode]],
+    ) -> Any:
+        if len(fields) != 1:
+            return super().execute_fields(parent_type, source_value, path, fields)
+        ((name, nodes),) = fields.items()
+        result = self.execute_field(
+            parent_type, source_value, nodes, Path(path, name, parent_type.name)
+        )
+        if result is Undefined:
+            return {}
+        if self.is_awaitable(result):
+            return _one_field(name, result)
+        return {name: result}
+
+
+async def _one_field(name: str, result: Any) -> dict[str, Any]:
+    return {name: await result}
+
+
+def _fresh_errors(template: ExecutionContext) -> Callable[[ExecutionContext], None] | None:
+    """How to give a copy of `template` an error list of its own, for the
+    graphql-core versions whose `execute()` tail we mirror (3.2.x)."""
+    try:
+        parameters = list(inspect.signature(template.execute_operation).parameters)
+    except (TypeError, ValueError):  # pragma: no cover - not a plain method
+        return None
+    if parameters != ["operation", "root_value"]:
+        return None
+    collected = getattr(template, "collected_errors", None)
+    if collected is not None:
+        kind = type(collected)
+
+        def reset_collected(context: ExecutionContext) -> None:
+            context.collected_errors = kind()
+
+        return reset_collected
+    if isinstance(getattr(template, "errors", None), list):
+
+        def reset_list(context: ExecutionContext) -> None:
+            # graphql-core before 3.2.14 (hence not in its type hints).
+            context.errors = []  # type: ignore[attr-defined]
+
+        return reset_list
+    return None  # pragma: no cover - an execution context of another shape
+
+
+class PreparedOperation:
+    """An operation executed for many root values: the notifications of one
+    subscription.
+
+    `execute()` coerces the variables, finds the operation and builds an
+    execution context each time; for a subscription all of that is the same
+    for every notification. This builds the context once and runs a shallow
+    copy of it (own root value, own errors; fields collected once, shared)
+    per notification. Where graphql-core's shape is not the one this knows,
+    it calls `execute()` every time instead.
+
+    Args:
+        schema: the schema.
+        document: the validated document.
+        context: the context value.
+        variables: the raw variables.
+        operation_name: the operation to run.
+        middleware: the middleware, or None.
+    """
+
+    __slots__ = ("_args", "_reset", "_template")
+
+    def __init__(
+        self,
+        schema: GraphQLSchema,
+        document: DocumentNode,
+        *,
+        context: object,
+        variables: dict[str, Any] | None,
+        operation_name: str | None,
+        middleware: MiddlewareManager | None,
+    ) -> None:
+        self._args = (schema, document, context, variables, operation_name, middleware)
+        self._template: ExecutionContext | None = None
+        self._reset: Callable[[ExecutionContext], None] | None = None
+        built = _NotificationContext.build(
+            schema, document, None, context, variables, operation_name, middleware=middleware
+        )
+        if isinstance(built, ExecutionContext):
+            self._reset = _fresh_errors(built)
+            if self._reset is not None:
+                self._template = built
+
+    def run(self, root_value: object) -> ExecutionResult | Awaitable[ExecutionResult]:
+        """Execute for `root_value`: what `execute()` returns."""
+        template = self._template
+        if template is None:
+            schema, document, context, variables, operation_name, middleware = self._args
+            return execute(
+                schema,
+                document,
+                root_value,
+                context,
+                variables,
+                operation_name,
+                middleware=middleware,
+            )
+        # A shallow copy, without `copy.copy`'s generic protocol.
+        context = object.__new__(type(template))
+        context.__dict__.update(template.__dict__)
+        assert self._reset is not None
+        self._reset(context)
+        context.root_value = root_value
+        # What `execute()` does once its context is built.
+        try:
+            result = context.execute_operation(context.operation, root_value)
+            if context.is_awaitable(result):
+                return _await_response(context, result)  # type: ignore[arg-type]
+        except GraphQLError as error:
+            return _error_response(context, error)
+        return _response(context, result)
+
+
+def _errors_of(context: ExecutionContext) -> list[GraphQLError]:
+    collected = getattr(context, "collected_errors", None)
+    errors: list[GraphQLError] = (
+        collected.errors if collected is not None else getattr(context, "errors")  # noqa: B009
+    )
+    return errors
+
+
+def _response(context: ExecutionContext, data: Any) -> ExecutionResult:
+    return context.build_response(data, _errors_of(context))
+
+
+def _error_response(context: ExecutionContext, error: GraphQLError) -> ExecutionResult:
+    collected = getattr(context, "collected_errors", None)
+    if collected is not None:
+        collected.add(error, None)
+    else:
+        _errors_of(context).append(error)
+    return _response(context, None)
+
+
+async def _await_response(context: ExecutionContext, result: Awaitable[Any]) -> ExecutionResult:
+    try:
+        data = await result
+    except GraphQLError as error:
+        return _error_response(context, error)
+    return _response(context, data)
 
 
 # Errors.
