@@ -106,6 +106,19 @@ class RawClient:
             if message["type"] == "websocket.close":
                 return message["code"]  # type: ignore[no-any-return]
 
+    def errors(self, message: dict[str, Any]) -> list[dict[str, Any]]:
+        """The errors of an `error` message: a list on graphql-transport-ws,
+        a single error on graphql-ws."""
+        assert message["type"] == "error", message
+        payload = message["payload"]
+        return payload if self.modern else [payload]
+
+    async def stopped(self, op_id: str) -> None:
+        """After `stop(op_id)`: graphql-ws confirms with `complete`,
+        graphql-transport-ws sends nothing."""
+        if not self.modern:
+            await self.complete(op_id)
+
     async def nothing(self, timeout: float = 0.2) -> bool:
         return await self.comm.receive_nothing(timeout)  # type: ignore[no-any-return]
 
@@ -121,6 +134,9 @@ def make_consumer(**attrs: Any) -> type[gqlws.GraphqlWsConsumer]:
 @pytest.fixture(autouse=True)
 def _reset_events() -> None:
     schema_module.EVENTS.clear()
+    schema_module.BLOCKING.reset()
+    schema_module.GATE.reset()
+    schema_module.UNSUBSCRIBED.clear()
 
 
 @pytest_asyncio.fixture

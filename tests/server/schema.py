@@ -9,9 +9,48 @@ from typing import Any
 
 import gqlws_server_channels as gqlws
 import graphene
+from graphene.types.generic import GenericScalar
 
 # What the hooks saw, for the tests to inspect; reset by a fixture.
 EVENTS: list[tuple[str, Any]] = []
+
+
+class BlockingGauge:
+    """How many `blocking` resolvers run at once; they wait for `release`."""
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.lock = threading.Lock()
+        self.active = 0
+        self.peak = 0
+        # Released once by each resolver that started.
+        self.entered = threading.Semaphore(0)
+        self.release = threading.Event()
+
+
+BLOCKING = BlockingGauge()
+
+
+class Gate:
+    """Holds the `publish` of a "hold" payload of the `OnGated*`
+    subscriptions until a test opens it; reset by a fixture (asyncio events
+    belong to one event loop)."""
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.entered = asyncio.Event()
+        self.opened = asyncio.Event()
+
+
+GATE = Gate()
+
+# Set by the `unsubscribed` of `OnAsyncSubscribe` and `OnClassSubscribe`
+# (from a worker thread); cleared by a fixture.
+UNSUBSCRIBED = threading.Event()
 
 
 class Query(graphene.ObjectType):
@@ -24,6 +63,7 @@ class Query(graphene.ObjectType):
     recall = graphene.String()
     whoami = graphene.String()
     book_titles = graphene.List(graphene.String)
+    blocking = graphene.String()
 
     @staticmethod
     def resolve_hello(root: None, info: Any, name: str) -> str:
@@ -64,6 +104,19 @@ class Query(graphene.ObjectType):
         from tests.testapp.models import Book
 
         return [book.title for book in Book.objects.order_by("title")]
+
+    @staticmethod
+    def resolve_blocking(root: None, info: Any) -> str:
+        # Sync: runs in a worker thread and holds it until released.
+        gauge = BLOCKING
+        with gauge.lock:
+            gauge.active += 1
+            gauge.peak = max(gauge.peak, gauge.active)
+        gauge.entered.release()
+        released = gauge.release.wait(5)
+        with gauge.lock:
+            gauge.active -= 1
+        return "released" if released else "timed out"
 
 
 class OnMessage(gqlws.Subscription):
@@ -141,6 +194,93 @@ class BadGroups(gqlws.Subscription):
         return None
 
 
+class OnGated(gqlws.Subscription):
+    """The consumer's queue limit; a "hold" payload waits for `GATE`."""
+
+    value = graphene.String()
+
+    @classmethod
+    async def publish(cls, payload: Any, info: Any) -> Any:
+        if payload == "hold":
+            GATE.entered.set()
+            await GATE.opened.wait()
+        return cls(value=repr(payload))
+
+
+class OnGatedPair(OnGated):
+    """A class queue limit of two."""
+
+    notification_queue_limit = 2
+
+
+class OnGatedLatest(OnGated):
+    """A class queue limit of one."""
+
+    notification_queue_limit = 1
+
+
+class OnAsyncSubscribe(gqlws.Subscription):
+    """`subscribe` as an async plain method, `unsubscribed` as a sync
+    classmethod; each records its context and thread in `EVENTS`."""
+
+    value = graphene.String()
+
+    class Arguments:
+        room = graphene.String(required=True)
+
+    async def subscribe(self: Any, info: Any, room: str) -> list[str]:
+        EVENTS.append(("subscribe", (None, info.context, threading.current_thread().name)))
+        return [room]
+
+    @staticmethod
+    async def publish(payload: Any, info: Any, room: str) -> Any:
+        EVENTS.append(("publish", (None, info.context, threading.current_thread().name)))
+        return OnAsyncSubscribe(value=f"{room}: {payload}")
+
+    @classmethod
+    def unsubscribed(cls, root: None, info: Any, room: str) -> None:
+        EVENTS.append(("unsubscribed", (cls, info.context, threading.current_thread().name)))
+        UNSUBSCRIBED.set()
+
+
+class OnClassSubscribe(gqlws.Subscription):
+    """`subscribe` as a sync classmethod, `unsubscribed` as a plain sync
+    method; each records its context and thread in `EVENTS`."""
+
+    value = graphene.String()
+
+    class Arguments:
+        room = graphene.String(required=True)
+
+    @classmethod
+    def subscribe(cls, root: None, info: Any, room: str) -> list[str]:
+        EVENTS.append(("subscribe", (cls, info.context, threading.current_thread().name)))
+        return [room]
+
+    @staticmethod
+    def publish(payload: Any, info: Any, room: str) -> Any:
+        EVENTS.append(("publish", (None, info.context, threading.current_thread().name)))
+        return OnClassSubscribe(value=f"{room}: {payload}")
+
+    def unsubscribed(self: Any, info: Any, room: str) -> None:
+        EVENTS.append(("unsubscribed", (self, info.context, threading.current_thread().name)))
+        UNSUBSCRIBED.set()
+
+
+class OnRaw(gqlws.Subscription):
+    """The payload as is, in a `GenericScalar`: not always JSON; a "hold"
+    payload waits for `GATE`."""
+
+    value = GenericScalar()
+
+    @staticmethod
+    async def publish(payload: Any, info: Any) -> Any:
+        if payload == "hold":
+            GATE.entered.set()
+            await GATE.opened.wait()
+        return OnRaw(value=payload)
+
+
 class Send(graphene.Mutation):
     class Arguments:
         room = graphene.String(required=True)
@@ -180,6 +320,12 @@ class Subscription(graphene.ObjectType):
     on_anything = OnAnything.Field()
     on_latest = OnLatest.Field()
     bad_groups = BadGroups.Field()
+    on_gated = OnGated.Field()
+    on_gated_pair = OnGatedPair.Field()
+    on_gated_latest = OnGatedLatest.Field()
+    on_async_subscribe = OnAsyncSubscribe.Field()
+    on_class_subscribe = OnClassSubscribe.Field()
+    on_raw = OnRaw.Field()
     count = graphene.Int(upto=graphene.Int(required=True))
 
     @staticmethod

@@ -89,8 +89,9 @@ async def test_slow_query_does_not_hold_up_a_fast_one(connect: Connect, proto: s
     assert first["id"] == "fast"
 
 
-async def test_strict_ordering_answers_in_request_order(connect: Connect) -> None:
-    client = await connect(MODERN, strict_ordering=True)
+@pytest.mark.parametrize("proto", PROTOCOLS)
+async def test_strict_ordering_answers_in_request_order(connect: Connect, proto: str) -> None:
+    client = await connect(proto, strict_ordering=True)
     await client.start("slow", "{ slow(seconds: 0.2) }")
     await client.start("fast", "{ hello }")
     assert (await client.next("slow")) == {"data": {"slow": "done"}}
@@ -135,8 +136,9 @@ async def test_resolver_error_is_a_result_with_errors(connect: Connect, proto: s
     ]
 
 
-async def test_mask_errors_hides_unexpected_exceptions(connect: Connect) -> None:
-    client = await connect(MODERN, mask_errors=True)
+@pytest.mark.parametrize("proto", PROTOCOLS)
+async def test_mask_errors_hides_unexpected_exceptions(connect: Connect, proto: str) -> None:
+    client = await connect(proto, mask_errors=True)
     payload = await client.execute("1", "{ fail }")
     assert payload["errors"][0]["message"] == "Internal server error"
     assert payload["errors"][0]["path"] == ["fail"]
@@ -196,19 +198,23 @@ async def test_on_operation_can_refuse(connect: Connect, proto: str) -> None:
     assert (await client.execute("2", "{ hello }"))["data"]["hello"] == "Hello, world!"
 
 
-async def test_on_disconnect_gets_the_code(connect: Connect) -> None:
+@pytest.mark.parametrize("proto", PROTOCOLS)
+async def test_on_disconnect_gets_the_code(connect: Connect, proto: str) -> None:
     codes = []
 
     def on_disconnect(self: Any, code: int) -> None:
         codes.append(code)
 
-    client = await connect(MODERN, on_disconnect=on_disconnect)
+    client = await connect(proto, on_disconnect=on_disconnect)
     await client.comm.disconnect(code=1000)
     assert codes == [1000]
 
 
-async def test_context_is_a_dict_and_an_object_without_private_keys(connect: Connect) -> None:
-    client = await connect(MODERN)
+@pytest.mark.parametrize("proto", PROTOCOLS)
+async def test_context_is_a_dict_and_an_object_without_private_keys(
+    connect: Connect, proto: str
+) -> None:
+    client = await connect(proto)
     payload = await client.execute("1", "{ contextKeys }")
     assert payload["data"]["contextKeys"] == [
         "channel_name",
@@ -220,8 +226,9 @@ async def test_context_is_a_dict_and_an_object_without_private_keys(connect: Con
     ]
 
 
+@pytest.mark.parametrize("proto", PROTOCOLS)
 async def test_middleware_list_and_manager_wrap_resolvers_except_introspection(
-    connect: Connect,
+    connect: Connect, proto: str
 ) -> None:
     calls: list[str] = []
 
@@ -236,34 +243,39 @@ async def test_middleware_list_and_manager_wrap_resolvers_except_introspection(
 
     for middleware in ([shout], MiddlewareManager(shout)):
         calls.clear()
-        client = await connect(MODERN, middleware=middleware)
+        client = await connect(proto, middleware=middleware)
         assert (await client.execute("1", "{ hello }"))["data"] == {"hello": "HELLO, WORLD!"}
         assert calls == ["hello"]
         await client.execute("2", "query IntrospectionQuery { __typename }")
         assert calls == ["hello"]
 
 
-async def test_max_query_depth_and_introspection_switch(connect: Connect) -> None:
-    client = await connect(MODERN, max_query_depth=1, allow_introspection=False)
+@pytest.mark.parametrize("proto", PROTOCOLS)
+async def test_max_query_depth_and_introspection_switch(connect: Connect, proto: str) -> None:
+    client = await connect(proto, max_query_depth=1, allow_introspection=False)
     await client.start("1", 'subscription { onMessage(room: "a") { text } }')
     error = await client.receive()
-    assert error["type"] == "error"
-    assert "2 levels deep, more than the 1 allowed" in error["payload"][0]["message"]
+    assert "2 levels deep, more than the 1 allowed" in client.errors(error)[0]["message"]
     await client.start("2", "{ __schema { queryType { name } } }")
     error = await client.receive()
-    assert error["type"] == "error"
-    assert "introspection" in error["payload"][0]["message"].lower()
+    assert "introspection" in client.errors(error)[0]["message"].lower()
     assert (await client.execute("3", "{ hello }"))["data"]["hello"] == "Hello, world!"
 
 
-async def test_operation_limit_answers_error_and_keeps_the_socket(connect: Connect) -> None:
-    client = await connect(MODERN, max_operations=1)
+@pytest.mark.parametrize("proto", PROTOCOLS)
+async def test_operation_limit_answers_error_and_keeps_the_socket(
+    connect: Connect, proto: str
+) -> None:
+    client = await connect(proto, max_operations=1)
     await client.start("1", "{ slow(seconds: 0.3) }")
     await client.start("2", "{ hello }")
     error = await client.receive()
-    assert error["type"] == "error" and error["id"] == "2"
-    assert "too many operations" in error["payload"][0]["message"]
+    assert error["id"] == "2"
+    assert "too many operations" in client.errors(error)[0]["message"]
     assert (await client.next("1")) == {"data": {"slow": "done"}}
+    await client.complete("1")
+    # The slot is free again.
+    assert (await client.execute("3", "{ hello }"))["data"] == {"hello": "Hello, world!"}
 
 
 async def test_duplicate_active_id_closes_4409_even_for_a_running_query(connect: Connect) -> None:
@@ -280,8 +292,11 @@ async def test_start_before_init_is_refused_4401(connect: Connect, proto: str) -
     assert await client.closed_with() == 4401
 
 
-async def test_init_timeout_closes_4408(connect: Connect) -> None:
-    client = await connect(MODERN, init=False, connection_init_wait_timeout=0.1)
+@pytest.mark.parametrize("proto", PROTOCOLS)
+async def test_init_timeout_closes_4408(connect: Connect, proto: str) -> None:
+    # graphql-ws has no close code of its own for it: the server uses 4408
+    # on both (see the README's settings table).
+    client = await connect(proto, init=False, connection_init_wait_timeout=0.1)
     assert await client.closed_with(timeout=2) == 4408
 
 
@@ -298,15 +313,17 @@ async def test_pong_timeout_closes_a_silent_client(connect: Connect) -> None:
     assert await client.closed_with() == 1001
 
 
-async def test_send_keepalive_every_is_the_old_name(connect: Connect) -> None:
-    client = await connect("graphql-ws", send_keepalive_every=0.05)
-    assert (await client.receive_raw())["type"] == "ka"
+@pytest.mark.parametrize("proto", PROTOCOLS)
+async def test_send_keepalive_every_is_the_old_name(connect: Connect, proto: str) -> None:
+    client = await connect(proto, send_keepalive_every=0.05)
+    assert (await client.receive_raw())["type"] == ("ping" if client.modern else "ka")
 
 
-async def test_as_asgi_overrides_settings_and_rejects_unknown_ones() -> None:
+@pytest.mark.parametrize("proto", PROTOCOLS)
+async def test_as_asgi_overrides_settings_and_rejects_unknown_ones(proto: str) -> None:
     consumer = make_consumer()
     app = URLRouter([path("graphql/", consumer.as_asgi(connection_init_wait_timeout=0.05))])
-    comm = WebsocketCommunicator(app, "/graphql/", subprotocols=[MODERN])
+    comm = WebsocketCommunicator(app, "/graphql/", subprotocols=[proto])
     assert (await comm.connect())[0]
     closed = await comm.receive_output(2)
     assert closed == {
@@ -318,10 +335,11 @@ async def test_as_asgi_overrides_settings_and_rejects_unknown_ones() -> None:
         consumer(nonsense=1)
 
 
+@pytest.mark.parametrize("proto", PROTOCOLS)
 async def test_warn_operation_timeout_logs_the_operation(
-    connect: Connect, caplog: pytest.LogCaptureFixture
+    connect: Connect, proto: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    client = await connect(MODERN, warn_operation_timeout=0.05)
+    client = await connect(proto, warn_operation_timeout=0.05)
     with caplog.at_level(logging.WARNING, logger="gqlws_server_channels"):
         await client.execute("op-7", "query Slowly { slow(seconds: 0.1) }")
     assert any("'op-7'" in r.getMessage() and "Slowly" in r.getMessage() for r in caplog.records)
@@ -331,6 +349,16 @@ async def test_binary_frame_closes_4400(connect: Connect) -> None:
     client = await connect(MODERN)
     await client.comm.send_to(bytes_data=b'{"type":"ping"}')
     assert await client.closed_with() == 4400
+
+
+async def test_binary_frame_on_legacy_answers_error_and_keeps_the_socket(
+    connect: Connect,
+) -> None:
+    client = await connect("graphql-ws")
+    await client.comm.send_to(bytes_data=b'{"type":"ka"}')
+    error = await client.receive()
+    assert "binary frames are not allowed" in client.errors(error)[0]["message"]
+    assert (await client.execute("1", "{ hello }"))["data"] == {"hello": "Hello, world!"}
 
 
 async def test_document_cache_is_shared_and_bounded() -> None:
@@ -348,14 +376,18 @@ async def test_document_cache_is_shared_and_bounded() -> None:
     assert len(cache._entries) == 2
 
 
-async def test_many_connections_at_once(connect: Connect) -> None:
-    clients = await asyncio.gather(*(connect(MODERN) for _ in range(20)))
+@pytest.mark.parametrize("proto", PROTOCOLS)
+async def test_many_connections_at_once(connect: Connect, proto: str) -> None:
+    clients = await asyncio.gather(*(connect(proto) for _ in range(20)))
     results = await asyncio.gather(*(c.execute("1", "{ asyncHello }") for c in clients))
     assert all(r == {"data": {"asyncHello": "Hello, world!"}} for r in results)
 
 
-async def test_scope_persists_for_the_connection_context_does_not(connect: Connect) -> None:
-    client = await connect(MODERN)
+@pytest.mark.parametrize("proto", PROTOCOLS)
+async def test_scope_persists_for_the_connection_context_does_not(
+    connect: Connect, proto: str
+) -> None:
+    client = await connect(proto)
     await client.execute("1", 'mutation { remember(value: "kept") { ok } }')
     assert (await client.execute("2", "{ recall contextKeys }"))["data"] == {
         "recall": "kept",
@@ -370,12 +402,15 @@ async def test_scope_persists_for_the_connection_context_does_not(connect: Conne
     }
 
 
-async def test_context_carries_the_user_of_the_auth_middleware(connect: Connect) -> None:
+@pytest.mark.parametrize("proto", PROTOCOLS)
+async def test_context_carries_the_user_of_the_auth_middleware(
+    connect: Connect, proto: str
+) -> None:
     class User:
         def __str__(self) -> str:
             return "alice"
 
-    client = await connect(MODERN, scope={"user": User()})
+    client = await connect(proto, scope={"user": User()})
     assert (await client.execute("1", "{ whoami }"))["data"] == {"whoami": "alice"}
 
 
@@ -389,12 +424,15 @@ async def test_sync_on_connect_returning_none_accepts(connect: Connect, proto: s
     assert "payload" not in ack
 
 
-async def test_on_connect_returning_false_refuses(connect: Connect) -> None:
+@pytest.mark.parametrize("proto", PROTOCOLS)
+async def test_on_connect_returning_false_refuses(connect: Connect, proto: str) -> None:
     async def on_connect(self: Any, payload: Any) -> bool:
         return False
 
-    client = await connect(MODERN, init=False, on_connect=on_connect)
+    client = await connect(proto, init=False, on_connect=on_connect)
     await client.send({"type": "connection_init"})
+    if not client.modern:
+        assert (await client.receive())["type"] == "connection_error"
     assert await client.closed_with() == 4403
 
 
@@ -408,12 +446,13 @@ async def test_legacy_start_with_an_active_id_replaces_the_operation(connect: Co
 
 
 @pytest.mark.django_db(transaction=True)
-async def test_django_orm_in_a_sync_resolver(connect: Connect) -> None:
+@pytest.mark.parametrize("proto", PROTOCOLS)
+async def test_django_orm_in_a_sync_resolver(connect: Connect, proto: str) -> None:
     from asgiref.sync import sync_to_async
 
     from tests.testapp.models import Book
 
     await sync_to_async(Book.objects.create)(title="b")
     await sync_to_async(Book.objects.create)(title="a")
-    client = await connect(MODERN)
+    client = await connect(proto)
     assert (await client.execute("1", "{ bookTitles }"))["data"] == {"bookTitles": ["a", "b"]}

@@ -5,13 +5,23 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import logging
 import threading
+from typing import Any
 
+import gqlws_server_channels as gqlws
 import pytest
 
 from tests.server import schema as schema_module
 from tests.server.conftest import MODERN, PROTOCOLS, Connect
-from tests.server.schema import OnAnything, OnMessage
+from tests.server.schema import (
+    GATE,
+    OnAnything,
+    OnGated,
+    OnGatedLatest,
+    OnGatedPair,
+    OnMessage,
+)
 
 pytestmark = pytest.mark.asyncio
 
@@ -46,9 +56,10 @@ async def test_a_broadcast_right_after_the_confirmation_always_arrives(
         assert (await client.next("s"))["data"]["onMessage"]["text"] == "first"
 
 
-async def test_custom_confirmation_message(connect: Connect) -> None:
+@pytest.mark.parametrize("proto", PROTOCOLS)
+async def test_custom_confirmation_message(connect: Connect, proto: str) -> None:
     client = await connect(
-        MODERN,
+        proto,
         confirm_subscriptions=True,
         subscription_confirmation_message={"data": "ready", "errors": [RuntimeError("x")]},
     )
@@ -137,8 +148,9 @@ async def test_server_unsubscribe_completes_after_what_was_broadcast_before(
     assert (await client.next("t"))["data"]["onMessage"]["text"] == "b lives"
 
 
-async def test_unsubscribed_runs_on_disconnect(connect: Connect) -> None:
-    client = await connect(MODERN, confirm_subscriptions=True)
+@pytest.mark.parametrize("proto", PROTOCOLS)
+async def test_unsubscribed_runs_on_disconnect(connect: Connect, proto: str) -> None:
+    client = await connect(proto, confirm_subscriptions=True)
     await client.subscribe("s", ON_MESSAGE % "a")
     await client.subscribe("x", "subscription { onAnything { value } }")
     await client.comm.disconnect()
@@ -146,31 +158,64 @@ async def test_unsubscribed_runs_on_disconnect(connect: Connect) -> None:
     assert ("unsubscribed", "anything") in schema_module.EVENTS
 
 
-async def test_group_membership_is_counted_per_connection(connect: Connect) -> None:
-    client = await connect(MODERN, confirm_subscriptions=True)
+@pytest.mark.parametrize("proto", PROTOCOLS)
+async def test_group_membership_is_counted_per_connection(connect: Connect, proto: str) -> None:
+    client = await connect(proto, confirm_subscriptions=True)
     await client.subscribe("one", ON_MESSAGE % "shared")
     await client.subscribe("two", ON_MESSAGE % "shared")
     await client.stop("one")
+    await client.stopped("one")
     await send("shared", "for two")
     assert (await client.next("two"))["data"]["onMessage"]["text"] == "for two"
     assert await client.nothing()
 
 
-async def test_notification_queue_limit_drops_the_oldest(connect: Connect) -> None:
-    client = await connect(
-        MODERN, confirm_subscriptions=True, subscription_notification_queue_limit=2
-    )
-    await client.subscribe("s", "subscription { onAnything { value } }")
-    # The first notification is slow to publish; nine more arrive meanwhile
-    # and the queue keeps the last two of them.
-    await OnAnything.broadcast_async(payload={"sleep": 0.3})
-    await asyncio.sleep(0.1)  # let its execution start
-    for i in range(9):
-        await OnAnything.broadcast_async(payload=i)
-    values = []
-    while not await client.nothing(0.3):
-        values.append((await client.next("s"))["data"]["onAnything"]["value"])
-    assert values == ["{'sleep': 0.3}", "7", "8"]
+@pytest.mark.parametrize("proto", PROTOCOLS)
+@pytest.mark.parametrize(
+    "case",
+    [
+        # The consumer's limit, for a class without one.
+        pytest.param(
+            (OnGated, {"subscription_notification_queue_limit": 2}, ["7", "8"], 7),
+            id="consumer-limit-2",
+        ),
+        # The class's limit wins over the consumer's.
+        pytest.param(
+            (OnGatedPair, {"subscription_notification_queue_limit": 5}, ["7", "8"], 7),
+            id="class-limit-2",
+        ),
+        # A limit of one keeps the latest: dropping is not worth a warning.
+        pytest.param((OnGatedLatest, {}, ["8"], 0), id="class-limit-1"),
+    ],
+)
+async def test_queue_limits_drop_the_oldest_and_log_it(
+    connect: Connect,
+    proto: str,
+    case: tuple[type[gqlws.Subscription], dict[str, Any], list[str], int],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    subscription, settings, kept, dropped = case
+    client = await connect(proto, confirm_subscriptions=True, **settings)
+    field = subscription.__name__[0].lower() + subscription.__name__[1:]
+    await client.subscribe("s", f"subscription {{ {field} {{ value }} }}")
+    await client.subscribe("marker", "subscription { onAnything { value } }")
+    # The first notification holds its `publish`; nine more queue meanwhile.
+    await subscription.broadcast_async(payload="hold")
+    await asyncio.wait_for(GATE.entered.wait(), 3)
+    with caplog.at_level(logging.WARNING, logger="gqlws_server_channels"):
+        for i in range(9):
+            await subscription.broadcast_async(payload=i)
+        # Group messages reach a connection in the order they were sent:
+        # once this one arrived, the nine are queued (or dropped).
+        await OnAnything.broadcast_async(payload="marker")
+        assert (await client.next("marker"))["data"]["onAnything"]["value"] == "'marker'"
+        GATE.opened.set()
+        values = [(await client.next("s"))["data"][field]["value"] for _ in range(1 + len(kept))]
+        assert values == ["'hold'", *kept]
+        assert await client.nothing()
+    logged = [r.getMessage() for r in caplog.records if "oldest dropped" in r.getMessage()]
+    assert len(logged) == dropped
+    assert all("subscription 's'" in message for message in logged)
 
 
 @pytest.mark.parametrize("proto", PROTOCOLS)
@@ -192,10 +237,11 @@ async def test_subscribe_returning_a_wrong_type_is_an_error(connect: Connect, pr
     assert "must return a list or tuple of group names" in first["message"]
 
 
+@pytest.mark.parametrize("proto", PROTOCOLS)
 async def test_broadcast_from_a_plain_thread_and_from_sync_code_on_the_loop(
-    connect: Connect,
+    connect: Connect, proto: str
 ) -> None:
-    client = await connect(MODERN, confirm_subscriptions=True)
+    client = await connect(proto, confirm_subscriptions=True)
     await client.subscribe("s", "subscription { onAnything { value } }")
 
     errors: list[BaseException] = []
@@ -221,16 +267,20 @@ async def test_broadcast_from_a_plain_thread_and_from_sync_code_on_the_loop(
         OnAnything.broadcast_sync(payload="wrong place")
 
 
-async def test_broadcast_of_an_unsupported_type_fails_at_the_call(connect: Connect) -> None:
-    client = await connect(MODERN, confirm_subscriptions=True)
+@pytest.mark.parametrize("proto", PROTOCOLS)
+async def test_broadcast_of_an_unsupported_type_fails_at_the_call(
+    connect: Connect, proto: str
+) -> None:
+    client = await connect(proto, confirm_subscriptions=True)
     await client.subscribe("s", "subscription { onAnything { value } }")
     with pytest.raises(TypeError, match="object"):
         OnAnything.broadcast(payload=object())
     assert await client.nothing()
 
 
-async def test_payload_types_survive_the_trip(connect: Connect) -> None:
-    client = await connect(MODERN, confirm_subscriptions=True)
+@pytest.mark.parametrize("proto", PROTOCOLS)
+async def test_payload_types_survive_the_trip(connect: Connect, proto: str) -> None:
+    client = await connect(proto, confirm_subscriptions=True)
     await client.subscribe("s", "subscription { onAnything { value } }")
     when = datetime.datetime(2026, 11, 25, 12, 0, tzinfo=datetime.timezone.utc)
     await OnAnything.broadcast_async(payload={"when": when, 1: {2, 3}})
@@ -238,8 +288,9 @@ async def test_payload_types_survive_the_trip(connect: Connect) -> None:
     assert value == repr({"when": when, 1: {2, 3}})
 
 
-async def test_group_name_prefix_is_honoured_in_subclasses(connect: Connect) -> None:
-    client = await connect(MODERN, confirm_subscriptions=True, group_name_prefix="CUSTOM")
+@pytest.mark.parametrize("proto", PROTOCOLS)
+async def test_group_name_prefix_is_honoured_in_subclasses(connect: Connect, proto: str) -> None:
+    client = await connect(proto, confirm_subscriptions=True, group_name_prefix="CUSTOM")
     await client.subscribe("s", ON_MESSAGE % "p")
     await send("p", "prefixed")
     assert (await client.next("s"))["data"]["onMessage"]["text"] == "prefixed"
@@ -250,10 +301,11 @@ async def test_subscription_outside_the_consumer_is_a_clear_error() -> None:
     assert "served over WebSocket by GraphqlWsConsumer only" in str(result.errors)
 
 
+@pytest.mark.parametrize("proto", PROTOCOLS)
 async def test_strict_ordering_sends_the_mutation_result_before_its_notification(
-    connect: Connect,
+    connect: Connect, proto: str
 ) -> None:
-    client = await connect(MODERN, confirm_subscriptions=True, strict_ordering=True)
+    client = await connect(proto, confirm_subscriptions=True, strict_ordering=True)
     await client.subscribe("s", ON_MESSAGE % "a")
     await client.start("m", 'mutation { send(room: "a", text: "x") { ok } }')
     assert (await client.receive())["id"] == "m"
@@ -269,22 +321,3 @@ async def test_two_connections_one_broadcast(connect: Connect) -> None:
     await one.execute("m", 'mutation { send(room: "a", text: "hi") { ok } }')
     for client in (one, two):
         assert (await client.next("s"))["data"]["onMessage"]["text"] == "hi"
-
-
-async def test_class_queue_limit_of_one_keeps_the_latest(
-    connect: Connect, caplog: pytest.LogCaptureFixture
-) -> None:
-    from tests.server.schema import OnLatest
-
-    client = await connect(MODERN, confirm_subscriptions=True)
-    await client.subscribe("s", "subscription { onLatest { value } }")
-    await OnLatest.broadcast_async(payload={"sleep": 0.3})
-    await asyncio.sleep(0.1)  # let its execution start
-    for i in range(5):
-        await OnLatest.broadcast_async(payload=i)
-    values = []
-    while not await client.nothing(0.5):
-        values.append((await client.next("s"))["data"]["onLatest"]["value"])
-    assert values == ["{'sleep': 0.3}", "4"]
-    # A limit of one means "keep the latest": dropping is not worth a warning.
-    assert not [r for r in caplog.records if "dropped" in r.getMessage()]
