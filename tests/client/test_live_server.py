@@ -379,19 +379,10 @@ async def test_rejected_connection(
     make_transport: TransportFactory,
     server: Server,
     subprotocol: str,
-    request: pytest.FixtureRequest,
 ) -> None:
     """An `on_connect` that raises refuses the connection (4403), which the
     client does not retry; the same route acks a client whose
     `connection_params` it likes."""
-    if server.kind == "daphne" and subprotocol == MODERN:
-        # The consumer hands daphne the close code (4403) as an IntEnum;
-        # daphne (autobahn) insists on `type(code) is int`, refuses it, and
-        # the close frame is never sent: the client waits for it until its
-        # ack timeout. (graphql-ws refuses with `connection_error` first.)
-        request.applymarker(
-            pytest.mark.xfail(reason="server close codes are IntEnums; daphne drops them")
-        )
     url = server.url("graphql-reject/")
     transport = Recorder(make_transport(url))
     with anyio.fail_after(STEP):

@@ -82,22 +82,7 @@ class SlowLeaveLayer(InMemoryChannelLayer):
 @pytest.mark.parametrize("proto", PROTOCOLS)
 @pytest.mark.parametrize(
     "strict_ordering",
-    [
-        False,
-        pytest.param(
-            True,
-            marks=pytest.mark.xfail(
-                reason=(
-                    "GraphqlWsConsumer._end_subscription drops the group from "
-                    "self._groups before awaiting group_discard; a new subscription "
-                    "of the connection meanwhile runs group_add, and a discard that "
-                    "lands after it leaves the new subscription confirmed but out "
-                    "of the group (strict_ordering: no GroupHub to order the calls)"
-                ),
-                strict=True,
-            ),
-        ),
-    ],
+    [False, True],
     ids=["concurrent", "strict"],
 )
 async def test_a_slow_group_leave_does_not_undo_the_next_join(
@@ -121,15 +106,6 @@ async def test_a_slow_group_leave_does_not_undo_the_next_join(
     assert await client.next("new") == {"data": {"onMessage": {"text": "after"}}}
 
 
-@pytest.mark.xfail(
-    reason=(
-        "GraphqlWsConsumer._start_drain creates the drain task with no done "
-        "callback and _drain catches nothing: an exception while executing or "
-        "sending a notification (here LocalProtocolError: a GenericScalar result "
-        "that is not JSON) ends the task silently: no log line, nothing to the client"
-    ),
-    strict=True,
-)
 @pytest.mark.parametrize("proto", PROTOCOLS)
 async def test_a_notification_that_fails_to_send_is_reported(
     connect: Connect, proto: str, caplog: pytest.LogCaptureFixture
@@ -141,7 +117,10 @@ async def test_a_notification_that_fails_to_send_is_reported(
         # the JSON encoder refuses it.
         await OnRaw.broadcast_async(payload=datetime.datetime(2026, 1, 1))
         await OnRaw.broadcast_async(payload="fine")
-        # The subscription goes on.
+        # The client hears of the failed one, and the subscription goes on.
+        failed = await client.next("raw")
+        assert failed["data"] is None
+        assert failed["errors"][0]["extensions"] == {"code": "LocalProtocolError"}
         assert await client.next("raw") == {"data": {"onRaw": {"value": "fine"}}}
     reported = [
         r
@@ -152,14 +131,6 @@ async def test_a_notification_that_fails_to_send_is_reported(
     assert reported[0].exc_info is not None
 
 
-@pytest.mark.xfail(
-    reason=(
-        "GraphqlWsConsumer._drain has no except: a notification that fails to "
-        "send ends the drain task, and the notifications queued behind it wait "
-        "until the next broadcast starts a new drain (lost if none comes)"
-    ),
-    strict=True,
-)
 @pytest.mark.parametrize("proto", PROTOCOLS)
 async def test_a_notification_that_fails_to_send_does_not_stall_the_queue(
     connect: Connect, proto: str
@@ -178,8 +149,6 @@ async def test_a_notification_that_fails_to_send_does_not_stall_the_queue(
     assert await client.next("raw") == {"data": {"onRaw": {"value": "hold"}}}
     # `nothing()` rather than a receive timeout, which would cancel the app.
     assert not await client.nothing(0.5), "'fine' is stuck in the queue"
-    payload = await client.next("raw")
-    if payload.get("errors"):
-        # A fix may report the failed one to the client first.
-        payload = await client.next("raw")
-    assert payload == {"data": {"onRaw": {"value": "fine"}}}
+    failed = await client.next("raw")
+    assert failed["data"] is None and failed["errors"]
+    assert await client.next("raw") == {"data": {"onRaw": {"value": "fine"}}}

@@ -23,6 +23,7 @@ from gqlws_protocol import (
     ConnectionAck,
     ConnectionInit,
     ConnectionRejected,
+    ConnectionState,
     Error,
     Next,
     RemoteProtocolError,
@@ -80,6 +81,14 @@ _layer_semaphores: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.
     weakref.WeakKeyDictionary()
 )
 _middleware_managers: dict[tuple[type, int], tuple[MiddlewareManager, MiddlewareManager]] = {}
+# The pending layer call per group of each `strict_ordering` consumer (they
+# join groups with their own channel): a join waits for the leave before it,
+# which channels_redis may otherwise run last on another connection. Kept
+# outside the instances: one more attribute makes every consumer's instance
+# dict a larger kind of dict.
+_strict_calls: weakref.WeakKeyDictionary[Any, dict[str, asyncio.Task[None]]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 class _Subscription:
@@ -504,8 +513,13 @@ class GraphqlWsConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
                         await self.base_send({"type": "websocket.send", "text": frame})
                     else:
                         assert isinstance(frame, CloseFrame)
+                        # A plain int: daphne (autobahn) refuses an IntEnum.
                         await self.base_send(
-                            {"type": "websocket.close", "code": frame.code, "reason": frame.reason}
+                            {
+                                "type": "websocket.close",
+                                "code": int(frame.code),
+                                "reason": frame.reason,
+                            }
                         )
                 except Exception as exc:
                     # The socket went away under us; the disconnect follows.
@@ -751,14 +765,25 @@ class GraphqlWsConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         try:
             while queue:
                 item = queue.popleft()
-                result = prepared.run(item)
-                if not isinstance(result, ExecutionResult):
-                    result = await result
-                if item.skip:
-                    continue
-                if result.errors:
-                    self._log_errors(op_id, result)
-                conn.send(Next(id=op_id, payload=format_result(result, mask=self.mask_errors)))
+                try:
+                    result = prepared.run(item)
+                    if not isinstance(result, ExecutionResult):
+                        result = await result
+                    if item.skip:
+                        continue
+                    if result.errors:
+                        self._log_errors(op_id, result)
+                    conn.send(Next(id=op_id, payload=format_result(result, mask=self.mask_errors)))
+                except Exception as exc:
+                    # Executing or encoding this one failed (a result JSON
+                    # cannot carry, say): the client hears of it, as of a
+                    # `publish` that raised, and the queue goes on.
+                    log.warning(
+                        "%s: notification of %r failed: %r", self._name, op_id, exc, exc_info=True
+                    )
+                    failed = {"data": None, "errors": [format_error(exc, mask=self.mask_errors)]}
+                    if conn.state is not ConnectionState.CLOSED:
+                        conn.send(Next(id=op_id, payload=failed))
                 await self._flush()
         finally:
             # No await between the empty queue and this: a later push
@@ -871,14 +896,41 @@ class GraphqlWsConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         if self.strict_ordering:
             # Broadcasts wait in this connection's own channel, behind the
             # client messages that came before them.
-            return self._loop.create_task(self._layer_call(self.channel_layer.group_add, name))
+            return self._strict_call(self.channel_layer.group_add, name)
         return self._group_hub().add(name, self)
 
     async def _group_discard(self, name: str) -> None:
         if self.strict_ordering:
-            await self._layer_call(self.channel_layer.group_discard, name)
+            await self._strict_call(self.channel_layer.group_discard, name)
         else:
             await self._group_hub().discard(name, self)
+
+    def _strict_call(
+        self, method: Callable[[str, str], Awaitable[None]], name: str
+    ) -> asyncio.Task[None]:
+        """Start a layer call for group `name` once the one before it ended."""
+        assert self._loop is not None
+        calls = _strict_calls.setdefault(self, {})
+        task = self._loop.create_task(self._chained(calls.get(name), method, name))
+        calls[name] = task
+
+        def forget(done: asyncio.Task[None]) -> None:
+            if calls.get(name) is done:
+                del calls[name]
+
+        task.add_done_callback(forget)
+        return task
+
+    async def _chained(
+        self,
+        previous: asyncio.Task[None] | None,
+        method: Callable[[str, str], Awaitable[None]],
+        name: str,
+    ) -> None:
+        if previous is not None and not previous.done():
+            # Its outcome is its own caller's business.
+            await asyncio.wait([previous])
+        await self._layer_call(method, name)
 
     def _group_hub(self) -> GroupHub:
         # Looked up, not kept: one more attribute would make every
