@@ -11,7 +11,7 @@ import weakref
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 from channels.consumer import get_handler_name
 from channels.exceptions import StopConsumer
@@ -81,6 +81,20 @@ _layer_semaphores: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.
     weakref.WeakKeyDictionary()
 )
 _middleware_managers: dict[tuple[type, int], tuple[MiddlewareManager, MiddlewareManager]] = {}
+
+
+class _Setup(NamedTuple):
+    """The execution settings of a consumer class (and route), shared."""
+
+    schema: GraphQLSchema
+    rules: Any
+    namespace: Any
+    middleware: MiddlewareManager
+    offload_only: MiddlewareManager
+    anchors: tuple[object, ...]
+
+
+_setups: dict[tuple[object, ...], _Setup] = {}
 # The pending layer call per group of each `strict_ordering` consumer (they
 # join groups with their own channel): a join waits for the leave before it,
 # which channels_redis may otherwise run last on another connection. Kept
@@ -276,13 +290,15 @@ class GraphqlWsConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         self._send_lock = asyncio.Lock()
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
-        self._tasks: dict[str, asyncio.Task[None]] = {}
+        # Made when needed and dropped when empty: a dict that once held
+        # an entry keeps its table, paid by every idle connection.
+        self._tasks: dict[str, asyncio.Task[None]] | None = None
         self._background: set[asyncio.Task[Any]] | None = None
         self._subscriptions: dict[str, _Subscription] = {}
         # Group -> this connection's subscriptions in it (usually one: a
         # list is the smallest container).
         self._groups: dict[str, list[_Subscription]] = {}
-        self._joining: dict[str, asyncio.Task[None]] = {}
+        self._joining: dict[str, asyncio.Task[None]] | None = None
 
     # Hooks.
 
@@ -344,6 +360,61 @@ class GraphqlWsConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             executor = _executors[cls] = new_executor(self.max_worker_threads)
         return executor
 
+    def _shared_setup(self) -> _Setup:
+        """What execution needs from these settings, shared by connections.
+
+        One attribute instead of five: every attribute of a connection is
+        paid once per connection.
+        """
+        key = (
+            type(self),
+            id(self.schema),
+            id(self.validation_rules),
+            self.max_query_depth,
+            self.allow_introspection,
+            id(self.middleware),
+        )
+        setup = _setups.get(key)
+        if setup is None:
+            schema = self.schema
+            graphql_schema: GraphQLSchema = getattr(schema, "graphql_schema", schema)
+            rules = validation_rules(
+                self.validation_rules,
+                max_query_depth=self.max_query_depth,
+                allow_introspection=self.allow_introspection,
+            )
+            middleware, offload_only = self._middleware_managers()
+            setup = _setups[key] = _Setup(
+                graphql_schema,
+                rules,
+                document_cache.namespace(graphql_schema, rules),
+                middleware,
+                offload_only,
+                # Kept alive with the entry, so the ids in its key stay theirs.
+                (schema, self.validation_rules, self.middleware),
+            )
+        return setup
+
+    @property
+    def _graphql_schema(self) -> GraphQLSchema:
+        return self._setup.schema
+
+    @property
+    def _rules(self) -> Any:
+        return self._setup.rules
+
+    @property
+    def _namespace(self) -> Any:
+        return self._setup.namespace
+
+    @property
+    def _middleware(self) -> MiddlewareManager:
+        return self._setup.middleware
+
+    @property
+    def _offload_only(self) -> MiddlewareManager:
+        return self._setup.offload_only
+
     def _middleware_managers(self) -> tuple[MiddlewareManager, MiddlewareManager]:
         """(with the user middleware, offloading only), cached per class."""
         key = (type(self), id(self.middleware))
@@ -382,15 +453,7 @@ class GraphqlWsConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         loop = self._loop = asyncio.get_running_loop()
         register_loop(loop)
         register_prefix(self.group_name_prefix)
-        schema = self.schema
-        self._graphql_schema: GraphQLSchema = getattr(schema, "graphql_schema", schema)
-        self._rules = validation_rules(
-            self.validation_rules,
-            max_query_depth=self.max_query_depth,
-            allow_introspection=self.allow_introspection,
-        )
-        self._namespace = document_cache.namespace(self._graphql_schema, self._rules)
-        self._middleware, self._offload_only = self._middleware_managers()
+        self._setup = self._shared_setup()
         self._conn = ServerConnection(subprotocol, self._server_config(), now=loop.time())
         await self.accept(subprotocol.value)
         log.debug("%s: open, %s", self._name, subprotocol.value)
@@ -418,11 +481,12 @@ class GraphqlWsConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
                 if self.strict_ordering:
                     await self._run_strict(event)
                 else:
-                    self._tasks[event.id] = self._loop.create_task(self._run(event))
+                    self._add_task(event.id, self._loop.create_task(self._run(event)))
             elif kind is Complete:
                 assert isinstance(event, Complete)
-                task = self._tasks.pop(event.id, None)
+                task = self._tasks.get(event.id) if self._tasks else None
                 if task is not None:
+                    self._drop_task(event.id, task)
                     task.cancel()
                 record = self._subscriptions.pop(event.id, None)
                 if record is not None:
@@ -441,9 +505,9 @@ class GraphqlWsConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             self._timer.cancel()
         records = list(self._subscriptions.values())
         self._subscriptions.clear()
-        tasks = [*self._tasks.values(), *(self._background or ())]
+        tasks = [*(self._tasks or {}).values(), *(self._background or ())]
         tasks.extend(r.task for r in records if r.task is not None)
-        self._tasks.clear()
+        self._tasks = None
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -555,8 +619,12 @@ class GraphqlWsConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         task.add_done_callback(self._background_done)
 
     def _background_done(self, task: asyncio.Task[Any]) -> None:
-        if self._background is not None:
-            self._background.discard(task)
+        background = self._background
+        if background is not None:
+            background.discard(task)
+            if not background:
+                # Dropped when empty: an emptied set keeps its table.
+                self._background = None
         if not task.cancelled() and task.exception() is not None:
             log.error("%s: internal error", self._name, exc_info=task.exception())
 
@@ -587,8 +655,20 @@ class GraphqlWsConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             if prepared is not None:
                 await self._iterate(event, *prepared)
         finally:
-            if self._tasks.get(event.id) is task:
-                del self._tasks[event.id]
+            self._drop_task(event.id, task)
+
+    def _add_task(self, op_id: str, task: asyncio.Task[None]) -> None:
+        tasks = self._tasks
+        if tasks is None:
+            tasks = self._tasks = {}
+        tasks[op_id] = task
+
+    def _drop_task(self, op_id: str, task: asyncio.Task[Any] | None) -> None:
+        tasks = self._tasks
+        if tasks is not None and tasks.get(op_id) is task:
+            del tasks[op_id]
+            if not tasks:
+                self._tasks = None
 
     async def _run_strict(self, event: Subscribe) -> None:
         # Set-up in line (the next message waits); a source stream of the
@@ -596,7 +676,7 @@ class GraphqlWsConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         prepared = await self._prepare(event)
         if prepared is not None:
             assert self._loop is not None
-            self._tasks[event.id] = self._loop.create_task(self._run_stream(event, prepared))
+            self._add_task(event.id, self._loop.create_task(self._run_stream(event, prepared)))
 
     async def _run_stream(
         self, event: Subscribe, prepared: tuple[Any, DocumentNode, DictAsObject]
@@ -605,8 +685,7 @@ class GraphqlWsConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         try:
             await self._iterate(event, *prepared)
         finally:
-            if self._tasks.get(event.id) is task:
-                del self._tasks[event.id]
+            self._drop_task(event.id, task)
 
     def _context(self, event: Subscribe) -> DictAsObject:
         scope = self.scope
@@ -870,9 +949,11 @@ class GraphqlWsConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
                 members = self._groups[name] = []
                 joining = self._group_add(name)
                 if joining is not None:
+                    if self._joining is None:
+                        self._joining = {}
                     self._joining[name] = joining
             else:
-                joining = self._joining.get(name)
+                joining = self._joining.get(name) if self._joining else None
             members.append(record)
             if joining is None:
                 continue
@@ -887,8 +968,11 @@ class GraphqlWsConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
                     del self._groups[name]
                 raise RuntimeError(f"could not join channel group {name!r}: {exc}") from exc
             finally:
-                if joining.done() and self._joining.get(name) is joining:
-                    del self._joining[name]
+                pending = self._joining
+                if joining.done() and pending is not None and pending.get(name) is joining:
+                    del pending[name]
+                    if not pending:
+                        self._joining = None
 
     def _group_add(self, name: str) -> asyncio.Task[None] | None:
         """Start joining group `name`; the task to wait for, if any."""
