@@ -54,3 +54,17 @@ def test_the_command_is_installed() -> None:
     (entry,) = [e for e in scripts if e.name == "gqlws-conformance"]
     assert entry.value == "gqlws_testing.conformance.__main__:main"
     assert callable(entry.load())
+
+
+def test_loading_the_plugin_imports_nothing_else() -> None:
+    # pytest loads it before Django is configured and before coverage starts:
+    # the packages it would import would be measured as never run.
+    code = (
+        "import sys, gqlws_testing.plugin\n"
+        "heavy = ('gqlws_protocol', 'gqlws_client', 'gqlws_server_channels', 'django')\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in heavy))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]"
