@@ -6,34 +6,16 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from gqlws_testing.conformance import conformance_tests
 
-ROOT = Path(__file__).resolve().parents[2]
-HOST = "127.0.0.1"
-START_DEADLINE = 30.0
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _accepts(port: int) -> bool:
-    try:
-        with socket.create_connection((HOST, port), timeout=0.5):
-            return True
-    except OSError:
-        return False
+# The integration tests' helpers for server processes on 127.0.0.1.
+from tests.integration.conftest import HOST, ROOT, START_DEADLINE, _accepts, _free_port
 
 
 @pytest.fixture(scope="module")

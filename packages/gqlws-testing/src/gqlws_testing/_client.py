@@ -238,21 +238,8 @@ class GraphqlWsClient(_BaseClient):
         extensions: Mapping[str, object] | None = None,
         msg_id: str | None = None,
     ) -> str:
-        """Start an operation; read it with `receive_next` / `receive_complete`.
-
-        Args:
-            query: the GraphQL document.
-            variables: the variables, or None.
-            operation_name: which operation of the document to run.
-            extensions: protocol extensions.
-            msg_id: the operation id; None picks the next free one.
-
-        Returns:
-            The operation id.
-
-        Raises:
-            LocalProtocolError: `msg_id` belongs to an active operation.
-        """
+        """`gqlws_client.GraphqlWsClient.start`, which may reuse an id the
+        test stopped with `complete()`."""
         op_id = await super().start(
             query,
             variables=variables,
