@@ -11,6 +11,7 @@ from typing import Any
 
 import gqlws_server_channels as gqlws
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 
 from tests.server import schema as schema_module
 from tests.server.conftest import MODERN, PROTOCOLS, Connect
@@ -294,6 +295,27 @@ async def test_group_name_prefix_is_honoured_in_subclasses(connect: Connect, pro
     await client.subscribe("s", ON_MESSAGE % "p")
     await send("p", "prefixed")
     assert (await client.next("s"))["data"]["onMessage"]["text"] == "prefixed"
+
+
+async def test_prefixes_setting_reaches_consumers_this_process_did_not_import(
+    connect: Connect, monkeypatch: pytest.MonkeyPatch, settings: Any
+) -> None:
+    """A broadcasting process that never imported the consumer with a custom
+    prefix (a management command) reaches it through the setting."""
+    from gqlws_server_channels import _subscription
+
+    client = await connect(MODERN, confirm_subscriptions=True, group_name_prefix="ELSEWHERE")
+    await client.subscribe("s", ON_MESSAGE % "p")
+    # As in a process that does not know of that consumer class.
+    monkeypatch.delitem(_subscription._prefixes, "ELSEWHERE")
+    await send("p", "lost")
+    assert await client.nothing(0.3)
+    settings.GQLWS_GROUP_NAME_PREFIXES = ["ELSEWHERE"]
+    await send("p", "found")
+    assert (await client.next("s"))["data"]["onMessage"]["text"] == "found"
+    settings.GQLWS_GROUP_NAME_PREFIXES = "ELSEWHERE"
+    with pytest.raises(ImproperlyConfigured, match="GQLWS_GROUP_NAME_PREFIXES must be a list"):
+        await send("p", "misconfigured")
 
 
 async def test_subscription_outside_the_consumer_is_a_clear_error() -> None:

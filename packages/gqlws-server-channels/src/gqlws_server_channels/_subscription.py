@@ -14,6 +14,7 @@ import graphene
 from asgiref.sync import async_to_sync
 from channels import DEFAULT_CHANNEL_LAYER
 from channels.layers import get_channel_layer
+from django.core.exceptions import ImproperlyConfigured
 from graphene.types.objecttype import ObjectTypeOptions
 from graphene.types.utils import yank_fields_from_attrs
 from graphene.utils.get_unbound_function import get_unbound_function
@@ -52,6 +53,22 @@ def register_prefix(prefix: str) -> None:
                 f"group_name_prefix must be a string of 1 to 30 characters, got {prefix!r}"
             )
         _prefixes[prefix] = None
+
+
+def _broadcast_prefixes() -> list[str]:
+    """The prefixes a broadcast reaches: those of the consumer classes of
+    this process and those of the `GQLWS_GROUP_NAME_PREFIXES` setting (for
+    a process that broadcasts without importing the consumers)."""
+    from django.conf import settings
+
+    prefixes = dict(_prefixes)
+    listed = getattr(settings, "GQLWS_GROUP_NAME_PREFIXES", ())
+    if isinstance(listed, str) or not all(isinstance(p, str) and p for p in listed):
+        raise ImproperlyConfigured(
+            f"GQLWS_GROUP_NAME_PREFIXES must be a list of non-empty strings, got {listed!r}"
+        )
+    prefixes.update(dict.fromkeys(listed))
+    return list(prefixes)
 
 
 def register_loop(loop: asyncio.AbstractEventLoop) -> None:
@@ -303,7 +320,7 @@ class Subscription(graphene.ObjectType):  # type: ignore[misc]
                 "in the Django settings"
             )
         path = cls._cls_path()
-        for prefix in list(_prefixes):
+        for prefix in _broadcast_prefixes():
             name = group_name(prefix, path, group)
             await layer.group_send(name, {**message, "group": name})
 
