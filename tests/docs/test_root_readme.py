@@ -48,13 +48,30 @@ def test_the_two_commands_run_in_ci_or_in_a_test() -> None:
     assert re.search(r"^uv run pytest$", ci, re.MULTILINE)
 
 
-def test_pip_lines_name_real_distributions_and_extras() -> None:
+def _pip_lines(readme: str) -> list[str]:
+    lines = []
+    for language in ("", "console", "sh"):
+        for block in code_blocks(readme, language=language):
+            for line in block.splitlines():
+                command = line.split("#")[0].strip()
+                if command.startswith("pip install"):
+                    lines.append(command)
+    return lines
+
+
+@pytest.mark.parametrize(
+    "readme",
+    [README, *(str(p.relative_to(ROOT)) for p in sorted(ROOT.glob("packages/*/README.md")))],
+)
+def test_pip_lines_name_real_distributions_and_extras(readme: str) -> None:
     projects = {}
     for path in ROOT.glob("packages/*/pyproject.toml"):
         project = tomllib.loads(path.read_text())["project"]
         projects[project["name"]] = set(project.get("optional-dependencies", {}))
-    pip_lines = [c for c in _shell_lines() if c.startswith("pip install")]
-    assert len(pip_lines) == 4
+    pip_lines = _pip_lines(readme)
+    assert pip_lines, readme
+    if readme == README:
+        assert len(pip_lines) == 4
     for line in pip_lines:
         requirement = line.removeprefix("pip install").strip().strip("'")
         name, _, extras = requirement.partition("[")
