@@ -26,7 +26,6 @@ from gqlws_protocol import (
     ConnectionAck,
     ConnectionInit,
     ConnectionRejected,
-    ConnectionState,
     Error,
     Next,
     RemoteProtocolError,
@@ -61,7 +60,7 @@ from ._execution import (
     new_executor,
     validation_rules,
 )
-from ._hub import GroupHub, hub_for
+from ._hub import GroupCalls, GroupHub, hub_for
 from ._serializer import Serializer
 from ._subscription import (
     BROADCAST_TYPE,
@@ -103,9 +102,7 @@ _setups: dict[tuple[object, ...], _Setup] = {}
 # which channels_redis may otherwise run last on another connection. Kept
 # outside the instances: one more attribute makes every consumer's instance
 # dict a larger kind of dict.
-_strict_calls: weakref.WeakKeyDictionary[Any, dict[str, asyncio.Task[None]]] = (
-    weakref.WeakKeyDictionary()
-)
+_strict_calls: weakref.WeakKeyDictionary[Any, GroupCalls] = weakref.WeakKeyDictionary()
 
 
 class _Subscription:
@@ -930,8 +927,7 @@ class GraphqlWsConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
                         "%s: notification of %r failed: %r", self._name, op_id, exc, exc_info=True
                     )
                     failed = {"data": None, "errors": [format_error(exc, mask=self.mask_errors)]}
-                    if conn.state is not ConnectionState.CLOSED:
-                        conn.send(Next(id=op_id, payload=failed))
+                    conn.send(Next(id=op_id, payload=failed))
                 await self._flush()
         finally:
             # No await between the empty queue and this: a later push
@@ -1063,27 +1059,10 @@ class GraphqlWsConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
     ) -> asyncio.Task[None]:
         """Start a layer call for group `name` once the one before it ended."""
         assert self._loop is not None
-        calls = _strict_calls.setdefault(self, {})
-        task = self._loop.create_task(self._chained(calls.get(name), method, name))
-        calls[name] = task
-
-        def forget(done: asyncio.Task[None]) -> None:
-            if calls.get(name) is done:
-                del calls[name]
-
-        task.add_done_callback(forget)
-        return task
-
-    async def _chained(
-        self,
-        previous: asyncio.Task[None] | None,
-        method: Callable[[str, str], Awaitable[None]],
-        name: str,
-    ) -> None:
-        if previous is not None and not previous.done():
-            # Its outcome is its own caller's business.
-            await asyncio.wait([previous])
-        await self._layer_call(method, name)
+        calls = _strict_calls.get(self)
+        if calls is None:
+            calls = _strict_calls[self] = GroupCalls(self._loop)
+        return calls.start(name, functools.partial(self._layer_call, method, name))
 
     def _group_hub(self) -> GroupHub:
         # Looked up, not kept: one more attribute would make every

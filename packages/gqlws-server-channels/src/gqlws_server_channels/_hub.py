@@ -16,12 +16,13 @@ their own channel behind the client messages before them.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
-__all__ = ["GroupHub", "hub_for"]
+__all__ = ["GroupCalls", "GroupHub", "hub_for"]
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +30,47 @@ log = logging.getLogger(__name__)
 # `group_expiry` seconds (a day by default) after it was added; a hub lives as
 # long as its groups have local members, so it adds itself again well before.
 _DEFAULT_GROUP_EXPIRY = 86400.0
+
+
+class GroupCalls:
+    """Channel-layer calls for one group run one after the other.
+
+    channels_redis may run two calls on different connections, so a
+    `group_discard` could otherwise land after the `group_add` that followed
+    it and undo it.
+
+    Args:
+        loop: the event loop the calls run on.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        # Group -> its last call.
+        self._last: dict[str, asyncio.Task[None]] = {}
+
+    def start(self, group: str, call: Callable[[], Awaitable[None]]) -> asyncio.Task[None]:
+        """Run `call()` once the calls started before for `group` ended.
+
+        Returns:
+            The task running it; its outcome is the caller's.
+        """
+        task = self._loop.create_task(self._after(self._last.get(group), call))
+        self._last[group] = task
+        task.add_done_callback(functools.partial(self._forget, group))
+        return task
+
+    @staticmethod
+    async def _after(
+        previous: asyncio.Task[None] | None, call: Callable[[], Awaitable[None]]
+    ) -> None:
+        if previous is not None and not previous.done():
+            # Its outcome is its own caller's business.
+            await asyncio.wait([previous])
+        await call()
+
+    def _forget(self, group: str, task: asyncio.Task[None]) -> None:
+        if self._last.get(group) is task:
+            del self._last[group]
 
 
 class Member(Protocol):
@@ -61,10 +103,7 @@ class GroupHub:
         self._members: dict[str, list[Member]] = {}
         # Group -> its pending `group_add`, which newcomers wait for too.
         self._joins: dict[str, asyncio.Task[None]] = {}
-        # Group -> the last layer call for it: calls for one group run in
-        # order, so a discard never overtakes the add after it (channels_redis
-        # may run them on different connections).
-        self._ops: dict[str, asyncio.Task[None]] = {}
+        self._calls = GroupCalls(loop)
         self._reader: asyncio.Task[None] | None = None
         self._refresh: asyncio.TimerHandle | None = None
 
@@ -109,32 +148,20 @@ class GroupHub:
     def _call(
         self, method: Callable[[str, str], Awaitable[None]], group: str
     ) -> asyncio.Task[None]:
-        task = self._loop.create_task(
-            self._run_call(self._ops.get(group), self._naming_task(), method, group)
-        )
-        self._ops[group] = task
-        task.add_done_callback(lambda t: self._call_done(group, t))
+        # The channel of the hub as it is now: a discard after the hub went
+        # idle is for the channel it had then.
+        naming = self._naming_task()
+
+        async def call() -> None:
+            channel = await asyncio.shield(naming)
+            async with self._semaphore:
+                await method(group, channel)
+
+        task = self._calls.start(group, call)
+        task.add_done_callback(functools.partial(self._call_done, group))
         return task
 
-    async def _run_call(
-        self,
-        previous: asyncio.Task[None] | None,
-        naming: asyncio.Task[str],
-        method: Callable[[str, str], Awaitable[None]],
-        group: str,
-    ) -> None:
-        if previous is not None and not previous.done():
-            # Its outcome is its own caller's business.
-            await asyncio.wait([previous])
-        # The channel of the hub as it was when the call was made: a discard
-        # after the hub went idle is for the channel it had then.
-        channel = await asyncio.shield(naming)
-        async with self._semaphore:
-            await method(group, channel)
-
     def _call_done(self, group: str, task: asyncio.Task[None]) -> None:
-        if self._ops.get(group) is task:
-            del self._ops[group]
         failed = not task.cancelled() and task.exception() is not None
         if self._joins.get(group) is task:
             del self._joins[group]

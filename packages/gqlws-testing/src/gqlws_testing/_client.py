@@ -176,19 +176,15 @@ class GraphqlWsClient(_BaseClient):
         transport = self._testing_transport
         while True:
             frame = await transport.wait_frame(self._cursor, timeout)
-            if frame is None:
+            if frame is None or frame.is_close:
                 closed = transport.close_frame
-                if closed is not None:
-                    raise AssertionError(
-                        f"the connection closed ({closed.code} {closed.reason!r}) "
-                        "before another message"
-                    )
-                raise AssertionError("no message arrived in time")
-            self._cursor += 1
-            if frame.is_close:
+                if closed is None:
+                    raise AssertionError("no message arrived in time")
                 raise AssertionError(
-                    f"the connection closed ({frame.code} {frame.reason!r}) before another message"
+                    f"the connection closed ({closed.code} {closed.reason!r}) "
+                    "before another message"
                 )
+            self._cursor += 1
             message = _decode(frame)
             if skip_keepalive and message.get("type") in _KEEPALIVE_TYPES:
                 continue
@@ -324,10 +320,9 @@ class GraphqlWsClient(_BaseClient):
         closed = transport.close_frame
         while closed is None:
             left = deadline - loop.time()
-            if left <= 0 or await transport.wait_frame(len(transport.frames), left) is None:
-                closed = transport.close_frame
-                if closed is None:
-                    raise AssertionError("the server did not close the connection in time")
+            if left <= 0:
+                raise AssertionError("the server did not close the connection in time")
+            await transport.wait_frame(len(transport.frames), left)
             closed = transport.close_frame
         await self.finalize()
         if assert_code is not None and closed.code != assert_code:
